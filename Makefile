@@ -1,0 +1,44 @@
+# Tollgate: `make run` serves the site with the sandbox gateways; `make test` runs everything.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+PYTHON ?= python3
+PORT ?= 5000
+
+.PHONY: run test lint bench system-deps venv migrate seed clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+migrate: venv
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) catalog load data/catalogue.json
+
+run: seed
+	PORT=$(PORT) $(PY) -m checkout.devserver
+
+# PostgreSQL and Chromium come from Debian's packages when they are missing.
+system-deps:
+	bash scripts/system-deps.sh
+
+test: venv system-deps
+	$(PY) -m ruff check checkout tests bench
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check checkout tests bench
+	$(PY) -m ruff format --check checkout tests bench
+
+bench: venv
+	$(PY) bench/sweep.py
+
+clean:
+	rm -rf $(VENV) instance/tollgate.sqlite3*

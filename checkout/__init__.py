@@ -1,0 +1,93 @@
+"""Tollgate: a Flask checkout that takes payment through CoinPayments, MPGS and Stripe."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from .config import CONFIGS, DEV_SECRET_KEY, apply_sandbox
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app. `overrides` lets tests and the sandbox runner set config after the class."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(
+        __name__,
+        template_folder=os.path.join(root, "templates"),
+        static_folder=os.path.join(root, "static"),
+        instance_path=os.path.join(root, "instance"),
+    )
+    name = config_name or os.environ.get("TOLLGATE_ENV", "development")
+    app.config.from_object(CONFIGS[name])
+    if overrides:
+        app.config.update(overrides)
+    _finish_config(app, name)
+    _configure_logging(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    _configure_sqlite(app)
+
+    from . import fulfilment
+    from .blueprints import catalog, checkout, errors, ipn, orders, staff, status
+
+    for module in (catalog, checkout, status, orders, ipn, staff, errors):
+        module.register(app)
+    fulfilment.connect()
+
+    from . import cli
+
+    cli.register(app)
+
+    from . import scheduler
+
+    scheduler.init_app(app)
+    return app
+
+
+def _finish_config(app: Flask, name: str) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "tollgate.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://") or uri.startswith("postgresql://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
+    if app.config["TOLLGATE_SANDBOX_URL"]:
+        if name == "production":
+            raise RuntimeError("refusing to start: TOLLGATE_SANDBOX_URL is set in production")
+        app.config["SANDBOXED_GATEWAYS"] = apply_sandbox(app.config)
+    elif name == "production" and app.config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise RuntimeError("refusing to start: set SECRET_KEY in production")
+
+
+def _configure_logging(app: Flask) -> None:
+    level = app.config.get("LOG_LEVEL", "INFO")
+    logging.getLogger("checkout").setLevel(level)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """WAL and a busy timeout, so the web threads, the scheduler and IPNs can share the file."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()

@@ -1,0 +1,153 @@
+"""The payment status page, its JSON twin, and the gateway's way back to us.
+
+None of these URLs marks anything paid by itself: the return and the refresh both ask the gateway
+and feed its answer to the funnel. A shopper's look-ups are coalesced (one gateway call per
+REFRESH_COALESCE_SECONDS however many tabs poll) and rate-limited; staff always go to the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from ..extensions import db, limiter
+from ..gateways.registry import get_gateway, option_for
+from ..models import Payment, PaymentEvent, utcnow
+from ..payments.service import Source, claim_check, refresh
+from ..payments.states import WORDS, PaymentStatus, is_final
+
+log = logging.getLogger(__name__)
+bp = Blueprint("status", __name__)
+
+
+@bp.get("/status/<ref>")
+def show(ref: str) -> str:
+    payment = _payment_or_404(ref)
+    return render_template(
+        "status/status.html",
+        payment=payment,
+        view=status_view(payment),
+        cancelled=request.args.get("cancelled") == "1",
+    )
+
+
+@bp.get("/status/<ref>.json")
+@limiter.limit("120/minute")
+def show_json(ref: str) -> Response:
+    payment = _payment_or_404(ref)
+    _shopper_refresh(payment)
+    return jsonify(status_view(payment))
+
+
+@bp.get("/status/<ref>/refresh")
+@limiter.limit("30/minute", exempt_when=lambda: current_user.is_authenticated)
+def refresh_now(ref: str) -> Response | str:
+    """Support staff paste this URL; a logged-in staff member always reaches the gateway."""
+    payment = _payment_or_404(ref)
+    if current_user.is_authenticated:
+        refresh(payment, Source.STAFF)
+        return redirect(url_for("staff.payment", ref=ref), 303)
+    _shopper_refresh(payment)
+    return redirect(url_for("status.show", ref=ref), 303)
+
+
+@bp.route("/status/<ref>/return", methods=["GET", "POST"])
+def gateway_return(ref: str) -> Response:
+    payment = _payment_or_404(ref)
+    note = get_gateway(payment.gateway).check_return(payment, request.values.to_dict())
+    log.info("payment %s: shopper returned from %s: %s", ref, payment.gateway, note)
+    _add_note(payment, Source.RETURN, note)
+    refresh(payment, Source.RETURN)
+    return redirect(url_for("status.show", ref=ref), 303)
+
+
+@bp.route("/status/<ref>/cancel", methods=["GET", "POST"])
+def gateway_cancel(ref: str) -> Response:
+    payment = _payment_or_404(ref)
+    log.info("payment %s: shopper left the %s page", ref, payment.gateway)
+    _add_note(payment, Source.RETURN, "shopper cancelled on the hosted page")
+    return redirect(url_for("status.show", ref=ref, cancelled=1), 303)
+
+
+def status_view(payment: Payment) -> dict[str, Any]:
+    """Everything the status page shows, as plain data (the page and its JSON twin agree)."""
+    status = PaymentStatus(payment.status)
+    option = option_for(payment.gateway, current_app.config)
+    seconds_left = None
+    if payment.expires_at and not is_final(status):
+        seconds_left = max(0, int((payment.expires_at - utcnow()).total_seconds()))
+    crypto = payment.crypto_money
+    return {
+        "ref": payment.ref,
+        "status": status.value,
+        "status_words": WORDS[status],
+        "final": is_final(status),
+        "message": payment.status_message,
+        "gateway": payment.gateway,
+        "gateway_label": option.label if option else payment.gateway,
+        "amount": payment.money.decimal_str,
+        "currency": payment.currency,
+        "product": payment.order.product.name,
+        "order_ref": payment.order.ref,
+        "order_paid": payment.order.status == "PAID",
+        "fulfilment_code": payment.order.fulfilment_code
+        if status == PaymentStatus.COMPLETED
+        else None,
+        "expires_at": payment.expires_at.isoformat() if payment.expires_at else None,
+        "seconds_left": seconds_left,
+        "checkout_url": payment.checkout_url if status == PaymentStatus.PENDING else None,
+        "pay_address": payment.pay_address,
+        "crypto_amount": crypto.decimal_str if crypto else None,
+        "crypto_currency": crypto.currency if crypto else None,
+        "confirms_received": payment.confirms_received,
+        "confirms_needed": payment.confirms_needed,
+        "late": payment.late,
+    }
+
+
+def _shopper_refresh(payment: Payment) -> None:
+    if is_final(PaymentStatus(payment.status)) or payment.status == PaymentStatus.CREATED:
+        return
+    window = timedelta(seconds=current_app.config["REFRESH_COALESCE_SECONDS"])
+    if claim_check(payment, window):
+        refresh(payment, Source.POLL)
+
+
+def _add_note(payment: Payment, source: Source, message: str) -> None:
+    db.session.add(
+        PaymentEvent(
+            payment_id=payment.id,
+            source=source,
+            kind="note",
+            old_status=payment.status,
+            new_status=payment.status,
+            message=message[:500],
+        )
+    )
+    db.session.commit()
+
+
+def _payment_or_404(ref: str) -> Payment:
+    payment = db.session.scalar(db.select(Payment).filter_by(ref=ref))
+    if payment is None:
+        abort(404)
+    return payment
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)

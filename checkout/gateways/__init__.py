@@ -1,0 +1,1 @@
+"""Gateway clients: one module per gateway, each the production HTTP client for its real API."""

@@ -1,0 +1,219 @@
+"""The contract between the payment core and each gateway module.
+
+A gateway module reports facts; the core decides. Gateway methods talk HTTP to the gateway and
+translate its answers into the values below. They never change a Payment's status and never
+write to the database: `payments.service` owns every transition.
+
+Errors are split by what the caller must do:
+- `GatewayUnavailable`: transient (timeout, connection refused, 5xx, malformed JSON, busy). The
+  payment stays as it is and the next check is backed off. Never a payment failure.
+- `GatewayConfigError`: our side is wrong (401, unknown merchant, missing setting). Logged for
+  staff, never a payment failure either.
+- `GatewayRejected`: the gateway understood and refused this request (validation error on
+  create). The checkout shows the message; no money moved.
+- `InvalidNotification`: a notification that fails verification. Nothing may change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..money import Money
+from ..payments.states import PaymentStatus
+
+if TYPE_CHECKING:
+    from ..models import Payment
+
+log = logging.getLogger(__name__)
+
+
+class GatewayError(Exception):
+    """Base for everything a gateway call can raise."""
+
+
+class GatewayUnavailable(GatewayError):
+    """Transient: try again later. Never turns a payment FAILED."""
+
+
+class GatewayConfigError(GatewayError):
+    """Our credentials or settings are wrong. Needs a person, not a retry loop."""
+
+
+class GatewayRejected(GatewayError):
+    """The gateway refused the request itself (e.g. a validation error on create)."""
+
+
+class InvalidNotification(GatewayError):
+    """A notification whose signature or origin does not verify. It must change nothing."""
+
+
+class NotSupported(GatewayError):
+    """The gateway has no API for this operation."""
+
+
+@dataclass(frozen=True)
+class ReturnUrls:
+    """Where the gateway should send the shopper and its notifications for one payment."""
+
+    return_url: str  # the shopper comes back here after paying
+    cancel_url: str  # ... or here after giving up on the hosted page
+    notify_url: str  # IPN / webhook endpoint for this gateway
+    status_url: str  # the payment's status page
+
+
+@dataclass(frozen=True)
+class CryptoInstructions:
+    address: str
+    amount: Money  # coin amount to send, in 1e-8 units
+    confirms_needed: int
+    dest_tag: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """What a gateway hands back when a hosted checkout is opened."""
+
+    gateway_reference: str  # txn_id / session id: how the gateway names this payment
+    redirect_url: str  # the hosted page (a direct link; the no-script fallback for MPGS)
+    expires_at: datetime | None  # the gateway's own deadline, UTC
+    secret: str | None = None  # proves payment on return (MPGS successIndicator); server only
+    crypto: CryptoInstructions | None = None
+    launch_script: str | None = None  # a gateway JS library to launch the page with, if any
+    data: Mapping[str, Any] = field(default_factory=dict)  # other public facts to keep
+    raw: Mapping[str, Any] | None = None  # the gateway's answer, secrets stripped
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the gateway says about a payment right now, mapped onto our statuses.
+
+    `status` is the gateway module's reading of its own vocabulary (explicit tables, unknown ->
+    PENDING). `paid` is what the gateway says it holds; the core completes a payment only when
+    it equals what we are owed.
+    """
+
+    status: PaymentStatus
+    raw_status: str  # the gateway's own word or number, for the timeline
+    paid: Money | None = None
+    message: str = ""  # the reason in words ("Card declined: insufficient funds")
+    review: str | None = None  # a fact staff must look at (refunded at the gateway ...)
+    gateway_reference: str | None = None
+    confirms_received: int | None = None
+    confirms_needed: int | None = None
+    expires_at: datetime | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] | None = None  # the gateway's answer, secrets stripped
+
+
+@dataclass(frozen=True)
+class InboundNotification:
+    """A verified notification, reduced to what the core needs."""
+
+    event_id: str  # unique per gateway: ipn_id, X-Notification-Id, evt_...
+    event_type: str
+    payment_ref: str | None = None  # our ref, when the payload carries it
+    gateway_reference: str | None = None  # the gateway's id, when that is all we get
+    # A verified payload the core may use as is. None: only trigger a fresh look-up.
+    observation: Observation | None = None
+    ignore: bool = False  # verified, stored, but not a type we act on
+    payload: Mapping[str, Any] | None = None  # for storage, secrets stripped
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_reference: str
+    amount: Money
+    status: str  # the gateway's word: succeeded / pending / ...
+    raw: Mapping[str, Any] | None = None
+
+
+class Gateway:
+    """Base class of every gateway client.
+
+    Subclasses set `name` and implement the methods marked required. Each method's docstring
+    states what it must never do.
+    """
+
+    name: ClassVar[str]
+    #: settings that must be non-empty for the gateway to be offered
+    required_settings: ClassVar[tuple[str, ...]] = ()
+    #: what to answer a notification once it is stored (body, HTTP status)
+    notification_ack: ClassVar[tuple[str, int]] = ("OK", 200)
+    #: whether `fetch_statuses` does real batching (the sweep sizes its batches with this)
+    batch_size: ClassVar[int] = 1
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Gateway:
+        """Build the client from the app config. Required."""
+        raise NotImplementedError
+
+    @classmethod
+    def missing_settings(cls, config: Mapping[str, Any]) -> list[str]:
+        return [key for key in cls.required_settings if not config.get(key)]
+
+    def create_checkout(self, payment: Payment, urls: ReturnUrls) -> CheckoutSession:
+        """Open a hosted checkout for `payment`. Required.
+
+        Must be safe to retry for the same payment (idempotency keys, our ref as order id).
+        Raises GatewayUnavailable / GatewayConfigError / GatewayRejected; never returns a
+        half-made session.
+        """
+        raise NotImplementedError
+
+    def fetch_status(self, payment: Payment) -> Observation:
+        """Ask the gateway what it holds for `payment`. Required. Must not move money."""
+        raise NotImplementedError
+
+    def fetch_statuses(self, payments: Iterable[Payment]) -> dict[str, Observation | GatewayError]:
+        """Look up many payments; the result is keyed by payment ref.
+
+        The default asks one at a time; gateways with a batch API override it. A per-payment
+        error is returned in place of its observation so one bad id does not sink the batch.
+        """
+        results: dict[str, Observation | GatewayError] = {}
+        for payment in payments:
+            try:
+                results[payment.ref] = self.fetch_status(payment)
+            except GatewayError as exc:
+                results[payment.ref] = exc
+        return results
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> InboundNotification:
+        """Verify and read a notification from the raw body bytes. Required.
+
+        Raises InvalidNotification when the signature, secret or merchant does not verify;
+        must not touch the database.
+        """
+        raise NotImplementedError
+
+    def check_return(self, payment: Payment, args: Mapping[str, str]) -> str:
+        """Read what the gateway appended to the return URL, for the timeline.
+
+        The answer is a note only: the return never changes a status by itself; the caller
+        always looks the payment up at the gateway next.
+        """
+        return "shopper returned"
+
+    def expire(self, payment: Payment) -> Observation:
+        """Close an open checkout past its deadline, then say what the gateway holds.
+
+        Gateways that cannot close a checkout just look it up; the sweep decides on expiry.
+        """
+        return self.fetch_status(payment)
+
+    def refund(self, payment: Payment, amount: Money) -> RefundResult:
+        """Refund `amount` of a completed payment. Moves money: called only by staff."""
+        raise NotSupported(f"{self.name} has no refund API")
+
+    def redact(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Drop secrets before a gateway payload is stored or shown to staff."""
+        return {k: v for k, v in data.items() if k.lower() not in _SECRET_KEYS}
+
+
+_SECRET_KEYS = frozenset(
+    {"successindicator", "client_secret", "key", "private_key", "password", "secret", "hmac"}
+)

@@ -1,0 +1,1 @@
+"""The payment domain: statuses, the one funnel that changes them, and reconciliation."""

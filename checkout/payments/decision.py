@@ -1,0 +1,152 @@
+"""The pure part of the funnel: given a payment and an observation, what should change.
+
+No database access here, so every rule (amount check, refused regressions, late money) can be
+read in one place and tested row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..gateways.base import Observation
+from ..models import Payment, PaymentEvent
+from ..money import Money
+from .states import LATE_COMPLETABLE, PaymentStatus, can_transition
+
+DUPLICATE_REVIEW = "order was already paid by another payment: refund one of them"
+
+
+@dataclass
+class Decision:
+    old: PaymentStatus
+    new: PaymentStatus
+    kind: str  # transition / refused / review / none
+    reason: str | None = None  # why, in words, for the timeline and the log
+    review: str | None = None  # a new reason for staff to look
+    late: bool = False
+    message: str | None = None  # the gateway's words for the shopper
+    fulfils: bool = False  # set by the funnel when this decision claimed the order
+
+    @property
+    def transitioned(self) -> bool:
+        return self.kind == "transition"
+
+    @property
+    def changes_payment(self) -> bool:
+        return self.transitioned or self.review is not None
+
+    @property
+    def pays_order(self) -> bool:
+        return self.transitioned and self.new == PaymentStatus.COMPLETED
+
+    def payment_values(self, now: datetime) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.transitioned:
+            values["status"] = self.new
+            if self.message:
+                values["status_message"] = self.message
+            if self.new == PaymentStatus.COMPLETED:
+                values["completed_at"] = now
+            if self.late:
+                values["late"] = True
+        if self.review:
+            values["needs_review"] = True
+            values["review_reason"] = self.review
+        return values
+
+    @staticmethod
+    def duplicate_values() -> dict[str, Any]:
+        return {"needs_review": True, "review_reason": DUPLICATE_REVIEW}
+
+    def events(
+        self, payment: Payment, observation: Observation, source: str, *, duplicate: bool
+    ) -> list[PaymentEvent]:
+        if self.kind == "none":
+            return []
+
+        def event(kind: str, message: str | None) -> PaymentEvent:
+            return PaymentEvent(
+                payment_id=payment.id,
+                source=source,
+                kind=kind,
+                old_status=self.old,
+                new_status=self.new,
+                raw_status=observation.raw_status[:64],
+                message=message,
+                details=_event_details(observation),
+            )
+
+        events = [event(self.kind, self.reason or self.message or observation.message or None)]
+        if self.transitioned and self.review:
+            events.append(event("review", self.review))
+        if duplicate:
+            events.append(event("review", DUPLICATE_REVIEW))
+        return events
+
+
+def decide(payment: Payment, observation: Observation, *, order_paid_by: int | None) -> Decision:
+    old = PaymentStatus(payment.status)
+    target = observation.status
+    review = _new_review(payment, observation.review)
+
+    if target == PaymentStatus.COMPLETED and old != PaymentStatus.COMPLETED:
+        mismatch = amount_mismatch(payment, observation.paid)
+        if mismatch:
+            mismatch_review = _new_review(payment, mismatch)
+            kind = "review" if mismatch_review else "none"
+            return Decision(old, old, kind, reason=mismatch, review=mismatch_review)
+
+    if target == old:
+        return Decision(old, old, "review" if review else "none", reason=review, review=review)
+
+    if not can_transition(old, target):
+        reason = (
+            f"gateway says {target} ({observation.raw_status}); {old} -> {target} is not allowed"
+        )
+        return Decision(old, old, "refused", reason=reason, review=review)
+
+    late = target == PaymentStatus.COMPLETED and old in LATE_COMPLETABLE
+    if late:
+        review = f"late payment: money arrived after the payment was {old}"
+    return Decision(
+        old,
+        target,
+        "transition",
+        reason=observation.message or None,
+        review=review,
+        late=late,
+        message=observation.message or None,
+    )
+
+
+def amount_mismatch(payment: Payment, paid: Money | None) -> str | None:
+    """Why `paid` does not settle `payment`, or None when it does exactly."""
+    if paid is None:
+        return "gateway reported paid without saying how much"
+    if paid.currency == payment.currency:
+        expected = payment.money
+    elif payment.crypto_money is not None and paid.currency == payment.crypto_money.currency:
+        expected = payment.crypto_money
+    else:
+        return f"gateway holds {paid}, payment is for {payment.money}: currency mismatch"
+    if paid.amount != expected.amount:
+        return f"gateway holds {paid}, payment is for {expected}: amount mismatch"
+    return None
+
+
+def _new_review(payment: Payment, review: str | None) -> str | None:
+    """A review reason worth recording: one that is not already the payment's."""
+    if review and review != payment.review_reason:
+        return review
+    return None
+
+
+def _event_details(observation: Observation) -> dict[str, Any] | None:
+    details: dict[str, Any] = {}
+    if observation.paid is not None:
+        details["paid"] = str(observation.paid)
+    if observation.confirms_received is not None:
+        details["confirms"] = f"{observation.confirms_received}/{observation.confirms_needed}"
+    return details or None

@@ -1,0 +1,116 @@
+"""Gateway notifications (IPN, webhooks): verify, store once, then feed the funnel.
+
+A notification is stored before it is acted on, keyed by (gateway, event id). A duplicate whose
+first copy was fully processed is acknowledged and changes nothing; one whose first copy never
+finished (the process died, the database was busy) is processed again, which the funnel makes
+safe. A verified payload may be used as is; a gateway that gives no such guarantee only gets a
+fresh look-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..gateways.base import InboundNotification, InvalidNotification
+from ..gateways.registry import get_gateway
+from ..models import Notification, Payment
+from .service import Source, record_observation, refresh
+
+log = logging.getLogger(__name__)
+
+_DONE = frozenset({"processed", "unknown_payment", "ignored"})
+
+
+@dataclass(frozen=True)
+class NotificationResult:
+    http_status: int
+    body: str
+    outcome: str  # rejected / duplicate / processed / unknown_payment / ignored
+
+
+def handle_notification(
+    gateway_name: str, headers: Mapping[str, str], body: bytes
+) -> NotificationResult:
+    gateway = get_gateway(gateway_name)
+    ack_body, ack_status = gateway.notification_ack
+    try:
+        inbound = gateway.parse_notification(headers, body)
+    except InvalidNotification as exc:
+        log.warning("%s notification rejected: %s", gateway_name, exc)
+        return NotificationResult(400, f"rejected: {exc}", "rejected")
+
+    stored = _store(gateway_name, inbound)
+    if stored.outcome in _DONE:
+        log.info("%s notification %s is a duplicate", gateway_name, inbound.event_id)
+        return NotificationResult(ack_status, ack_body, "duplicate")
+
+    outcome = _process(gateway_name, inbound, stored)
+    return NotificationResult(ack_status, ack_body, outcome)
+
+
+def _store(gateway_name: str, inbound: InboundNotification) -> Notification:
+    row = Notification(
+        gateway=gateway_name,
+        event_id=inbound.event_id[:128],
+        event_type=inbound.event_type[:64],
+        outcome="received",
+        payload=dict(inbound.payload) if inbound.payload is not None else None,
+    )
+    db.session.add(row)
+    try:
+        db.session.commit()
+        return row
+    except IntegrityError:
+        db.session.rollback()
+        return db.session.scalar(
+            db.select(Notification).filter_by(gateway=gateway_name, event_id=row.event_id)
+        )
+
+
+def _process(gateway_name: str, inbound: InboundNotification, row: Notification) -> str:
+    if inbound.ignore:
+        return _finish(row, "ignored", None)
+    payment = _find_payment(gateway_name, inbound)
+    if payment is None:
+        log.warning(
+            "%s notification %s names no payment of ours (ref=%s, gateway ref=%s)",
+            gateway_name,
+            inbound.event_id,
+            inbound.payment_ref,
+            inbound.gateway_reference,
+        )
+        return _finish(row, "unknown_payment", None)
+    if inbound.observation is not None:
+        record_observation(payment, inbound.observation, Source.IPN)
+    else:
+        refresh(payment, Source.IPN)
+    return _finish(row, "processed", payment.id)
+
+
+def _find_payment(gateway_name: str, inbound: InboundNotification) -> Payment | None:
+    if inbound.payment_ref:
+        payment = db.session.scalar(
+            db.select(Payment).filter_by(ref=inbound.payment_ref, gateway=gateway_name)
+        )
+        if payment is not None:
+            return payment
+    if inbound.gateway_reference:
+        return db.session.scalar(
+            db.select(Payment).filter_by(
+                gateway_reference=inbound.gateway_reference, gateway=gateway_name
+            )
+        )
+    return None
+
+
+def _finish(row: Notification, outcome: str, payment_id: int | None) -> str:
+    row = db.session.merge(row)
+    row.outcome = outcome
+    row.payment_id = payment_id
+    db.session.commit()
+    return outcome

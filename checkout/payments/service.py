@@ -1,0 +1,292 @@
+"""The one funnel: every payment status change in Tollgate goes through `record_observation`.
+
+Sources (the IPN, the shopper's return, a refresh, the sweep, staff) all hand it an Observation.
+It re-reads the payment, decides, and writes with a compare-and-set on `Payment.version` plus a
+PaymentEvent in the same transaction. A writer that loses the race rolls back, re-reads and
+decides again, so concurrent observations give exactly one transition. The order is claimed with
+a conditional update in that same transaction, and `payment_completed` fires only after the
+commit of the transition that claimed it: one fulfilment per order, whatever the concurrency.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..gateways.base import GatewayError, Observation, ReturnUrls
+from ..gateways.registry import get_gateway
+from ..models import Order, OrderStatus, Payment, PaymentEvent, utcnow
+from .decision import Decision, decide
+from .schedule import backoff_delay, next_poll_at
+from .signals import payment_completed
+from .states import PaymentStatus
+
+log = logging.getLogger(__name__)
+
+_MAX_ATTEMPTS = 8
+
+
+class Source(StrEnum):
+    CREATE = "create"
+    IPN = "ipn"
+    RETURN = "return"
+    POLL = "poll"
+    SWEEP = "sweep"
+    STAFF = "staff"
+
+
+class ConcurrencyError(RuntimeError):
+    """The payment kept changing under us; the caller should answer 'retry later'."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    payment_ref: str
+    old_status: PaymentStatus
+    new_status: PaymentStatus
+    transitioned: bool
+    fulfilled: bool  # this call paid the order and fired payment_completed
+    error: str | None = None
+
+
+def record_observation(payment: Payment, observation: Observation, source: Source) -> Outcome:
+    """Apply what a gateway said to `payment`. The only writer of Payment.status."""
+    payment_id = payment.id
+    for _ in range(_MAX_ATTEMPTS):
+        current = _reload(payment_id)
+        order_paid_by = _order_paid_by(current)
+        decision = decide(current, observation, order_paid_by=order_paid_by)
+        if _apply(current, observation, decision, source):
+            return _after_commit(current, decision)
+    raise ConcurrencyError(f"payment {payment.ref} changed {_MAX_ATTEMPTS} times while deciding")
+
+
+def record_error(payment: Payment, error: GatewayError, source: Source) -> Outcome:
+    """A gateway could not be asked. Leave the status alone; look again later."""
+    now = utcnow()
+    failures = (payment.failure_count or 0) + 1
+    db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id)
+        .values(
+            failure_count=Payment.failure_count + 1,
+            last_checked_at=now,
+            next_check_at=now + backoff_delay(failures),
+        )
+    )
+    db.session.add(
+        PaymentEvent(
+            payment_id=payment.id,
+            source=source,
+            kind="error",
+            old_status=payment.status,
+            new_status=payment.status,
+            message=f"{type(error).__name__}: {error}",
+        )
+    )
+    db.session.commit()
+    log.warning(
+        "payment %s: gateway %s error (%s): %s", payment.ref, payment.gateway, source, error
+    )
+    status = PaymentStatus(payment.status)
+    return Outcome(payment.ref, status, status, False, False, error=str(error))
+
+
+def refresh(payment: Payment, source: Source) -> Outcome:
+    """Ask the payment's gateway what it holds and feed the answer to the funnel.
+
+    This is the single-payment reconciler: the shopper's return, a refresh URL, a notification
+    that cannot be trusted as is, and the sweep's one-by-one path all call it.
+    """
+    gateway = get_gateway(payment.gateway)
+    try:
+        observation = gateway.fetch_status(payment)
+    except GatewayError as exc:
+        return record_error(payment, exc, source)
+    return record_observation(payment, observation, source)
+
+
+def claim_check(payment: Payment, window: timedelta) -> bool:
+    """Claim the right to ask the gateway now; False if someone asked within `window`.
+
+    A conditional update, so a burst of simultaneous refreshes makes exactly one gateway call.
+    """
+    now = utcnow()
+    result = db.session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment.id,
+            or_(Payment.last_checked_at.is_(None), Payment.last_checked_at <= now - window),
+        )
+        .values(last_checked_at=now)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def start_payment(
+    order: Order, gateway_name: str, attempt_token: str, urls_for: Callable[[str], ReturnUrls]
+) -> Payment:
+    """Create a payment for `order` and open the gateway's hosted checkout.
+
+    A repeated `attempt_token` (a double-clicked Pay button) returns the first payment instead
+    of opening a second checkout. Gateway errors propagate after being recorded; the payment
+    then stays CREATED, never FAILED, and the sweep tidies it up.
+    """
+    existing = db.session.scalar(db.select(Payment).filter_by(attempt_token=attempt_token))
+    if existing is not None:
+        return existing
+    payment = Payment(
+        order_id=order.id,
+        gateway=gateway_name,
+        amount=order.amount,
+        currency=order.currency,
+        attempt_token=attempt_token,
+        status=PaymentStatus.CREATED,
+        next_check_at=utcnow() + timedelta(minutes=1),
+    )
+    db.session.add(payment)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return db.session.scalar(db.select(Payment).filter_by(attempt_token=attempt_token))
+    open_checkout(payment, urls_for(payment.ref))
+    return payment
+
+
+def open_checkout(payment: Payment, urls: ReturnUrls) -> None:
+    """Call the gateway's create and move the payment CREATED -> PENDING with its session."""
+    gateway = get_gateway(payment.gateway)
+    try:
+        session = gateway.create_checkout(payment, urls)
+    except GatewayError as exc:
+        record_error(payment, exc, Source.CREATE)
+        raise
+    values: dict[str, Any] = {
+        "gateway_reference": session.gateway_reference,
+        "checkout_url": session.redirect_url,
+        "gateway_secret": session.secret,
+        "expires_at": session.expires_at,
+        "gateway_data": {**(payment.gateway_data or {}), **dict(session.data)},
+    }
+    if session.launch_script:
+        values["gateway_data"]["launch_script"] = session.launch_script
+    if session.crypto:
+        values.update(
+            pay_address=session.crypto.address,
+            crypto_amount=session.crypto.amount.amount,
+            crypto_currency=session.crypto.amount.currency,
+            confirms_needed=session.crypto.confirms_needed,
+            confirms_received=0,
+        )
+    db.session.execute(update(Payment).where(Payment.id == payment.id).values(**values))
+    db.session.commit()
+    log.info(
+        "payment %s: %s checkout opened as %s",
+        payment.ref,
+        payment.gateway,
+        session.gateway_reference,
+    )
+    opened = Observation(
+        status=PaymentStatus.PENDING,
+        raw_status="checkout opened",
+        gateway_reference=session.gateway_reference,
+        expires_at=session.expires_at,
+        raw=session.raw,
+    )
+    record_observation(payment, opened, Source.CREATE)
+
+
+def _reload(payment_id: int) -> Payment:
+    db.session.rollback()
+    payment = db.session.get(Payment, payment_id, populate_existing=True)
+    if payment is None:
+        raise LookupError(f"payment id {payment_id} vanished")
+    return payment
+
+
+def _order_paid_by(payment: Payment) -> int | None:
+    return db.session.scalar(
+        db.select(Order.paid_by_payment_id).where(Order.id == payment.order_id)
+    )
+
+
+def _apply(current: Payment, observation: Observation, decision: Decision, source: Source) -> bool:
+    """Write one decision in one transaction. False when another writer got there first."""
+    now = utcnow()
+    values = _bookkeeping(current, observation, now)
+    if decision.changes_payment:
+        values.update(decision.payment_values(now))
+    claimed_order = False
+    if decision.pays_order:
+        claimed_order = _claim_order(current, now)
+        if not claimed_order:
+            values.update(decision.duplicate_values())
+    result = db.session.execute(
+        update(Payment)
+        .where(Payment.id == current.id, Payment.version == current.version)
+        .values(version=current.version + 1, **values)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    duplicate = decision.pays_order and not claimed_order
+    db.session.add_all(decision.events(current, observation, source, duplicate=duplicate))
+    db.session.commit()
+    decision.fulfils = claimed_order
+    return True
+
+
+def _claim_order(payment: Payment, now: datetime) -> bool:
+    result = db.session.execute(
+        update(Order)
+        .where(Order.id == payment.order_id, Order.status == OrderStatus.OPEN)
+        .values(status=OrderStatus.PAID, paid_at=now, paid_by_payment_id=payment.id)
+    )
+    return result.rowcount == 1
+
+
+def _bookkeeping(current: Payment, observation: Observation, now: datetime) -> dict[str, Any]:
+    """Facts refreshed on every look, whatever the decision."""
+    values: dict[str, Any] = {
+        "last_checked_at": now,
+        "failure_count": 0,
+        "next_check_at": next_poll_at(current.created_at, now),
+    }
+    if observation.raw is not None:
+        values["last_raw"] = dict(observation.raw)
+    if observation.confirms_received is not None:
+        values["confirms_received"] = observation.confirms_received
+    if observation.confirms_needed is not None:
+        values["confirms_needed"] = observation.confirms_needed
+    if observation.expires_at is not None:
+        values["expires_at"] = observation.expires_at
+    if observation.gateway_reference and not current.gateway_reference:
+        values["gateway_reference"] = observation.gateway_reference
+    if observation.data:
+        values["gateway_data"] = {**(current.gateway_data or {}), **dict(observation.data)}
+    return values
+
+
+def _after_commit(payment: Payment, decision: Decision) -> Outcome:
+    db.session.refresh(payment)
+    if decision.transitioned:
+        log.info(
+            "payment %s: %s -> %s (%s)",
+            payment.ref,
+            decision.old,
+            decision.new,
+            decision.reason or "gateway",
+        )
+    if decision.fulfils:
+        payment_completed.send(payment, order=payment.order)
+    return Outcome(payment.ref, decision.old, decision.new, decision.transitioned, decision.fulfils)

@@ -1,0 +1,11 @@
+"""Emulator of the coinpayments API and hosted page (placeholder)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .env import SandboxEnv
+
+
+def register(app: Flask, env: SandboxEnv) -> None:
+    return None

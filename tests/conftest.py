@@ -1,0 +1,188 @@
+"""Shared fixtures: the app on a throwaway SQLite file, the sandbox on a real port, the site on a
+real port (for IPNs and webhooks to reach it), and factories for orders and payments.
+
+Gateway clients are driven over real HTTP against the sandbox: the app fixture points them at
+it exactly as `make run` does, through TOLLGATE_SANDBOX_URL.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+
+from checkout import create_app
+from checkout.extensions import db
+from checkout.models import Order, Payment, Product
+from checkout.payments.states import PaymentStatus
+from checkout.sandbox import create_sandbox_app
+from checkout.sandbox.env import SandboxEnv, SandboxOptions
+from checkout.sandbox.server import ThreadedServer
+
+
+@dataclass
+class Sandbox:
+    """The running sandbox: its URL, its shared state, and shortcuts for the knobs."""
+
+    url: str
+    env: SandboxEnv
+
+    def knobs(self, gateway: str, **values: Any) -> None:
+        self.env.knobs[gateway].update(values)
+
+    def advance(self, seconds: float) -> None:
+        self.env.clock.advance(seconds)
+
+    def wait_notifications(self, timeout: float = 15.0) -> None:
+        assert self.env.notifier.wait_idle(timeout), "sandbox notifications still in flight"
+
+
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[ThreadedServer]:
+    server = ThreadedServer(
+        create_sandbox_app(SandboxOptions(retry_delays=(0.1, 0.2, 0.5), seed=1234))
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(_sandbox_server: ThreadedServer) -> Iterator[Sandbox]:
+    env: SandboxEnv = _sandbox_server.server.app.extensions["sandbox"]
+    env.reset()
+    yield Sandbox(_sandbox_server.url, env)
+    env.notifier.wait_idle(5)
+    env.reset()
+
+
+def make_test_app(sandbox_url: str, database_uri: str, **overrides: Any) -> Flask:
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "TOLLGATE_SANDBOX_URL": sandbox_url,
+        "GATEWAY_READ_TIMEOUT": 2.0,
+        "GATEWAY_CONNECT_TIMEOUT": 1.0,
+        "STRIPE_MAX_NETWORK_RETRIES": 0,
+        "REFRESH_COALESCE_SECONDS": 5,
+    }
+    config.update(overrides)
+    return create_app("testing", config)
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """Override in a test module to change the app's config."""
+    return {}
+
+
+@pytest.fixture
+def app(sandbox: Sandbox, tmp_path, app_overrides: dict[str, Any]) -> Iterator[Flask]:
+    application = make_test_app(
+        sandbox.url, f"sqlite:///{tmp_path / 'tollgate.sqlite3'}", **app_overrides
+    )
+    with application.app_context():
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live_site(app: Flask, sandbox: Sandbox) -> Iterator[str]:
+    """Serve the app on a real port so the sandbox's notifications can reach it."""
+    server = ThreadedServer(app).start()
+    app.config["PUBLIC_BASE_URL"] = server.url
+    sandbox.env.options.stripe_webhook_url = f"{server.url}/ipn/stripe"
+    sandbox.env.options.mpgs_notification_url = f"{server.url}/ipn/mpgs"
+    yield server.url
+    sandbox.env.notifier.wait_idle(5)
+    server.stop()
+
+
+_slugs = itertools.count(1)
+
+
+@pytest.fixture
+def make_product(app: Flask):
+    def factory(price: int = 1250, currency: str = "USD", **values: Any) -> Product:
+        n = next(_slugs)
+        product = Product(
+            slug=values.pop("slug", f"plan-{n}"),
+            name=values.pop("name", f"Test plan {n}"),
+            region=values.pop("region", "Testland"),
+            data_mb=values.pop("data_mb", 1024),
+            validity_days=values.pop("validity_days", 7),
+            price=price,
+            currency=currency,
+            **values,
+        )
+        db.session.add(product)
+        db.session.commit()
+        return product
+
+    return factory
+
+
+@pytest.fixture
+def make_order(make_product):
+    def factory(
+        price: int = 1250, currency: str = "USD", email: str = "shopper@example.com"
+    ) -> Order:
+        product = make_product(price=price, currency=currency)
+        order = Order(product_id=product.id, email=email, amount=price, currency=currency)
+        db.session.add(order)
+        db.session.commit()
+        return order
+
+    return factory
+
+
+@pytest.fixture
+def make_payment(make_order):
+    """A payment row as the funnel would leave it, without calling any gateway."""
+
+    def factory(
+        gateway: str = "coinpayments",
+        status: PaymentStatus = PaymentStatus.PENDING,
+        amount: int = 1250,
+        currency: str = "USD",
+        **values: Any,
+    ) -> Payment:
+        order = make_order(price=amount, currency=currency)
+        payment = Payment(
+            order_id=order.id,
+            gateway=gateway,
+            amount=amount,
+            currency=currency,
+            status=status,
+            **values,
+        )
+        db.session.add(payment)
+        db.session.commit()
+        return payment
+
+    return factory
+
+
+@pytest.fixture
+def fulfilments(app: Flask) -> Iterator[list[tuple[str, str]]]:
+    """Every payment_completed signal sent during the test, as (payment ref, order ref)."""
+    from checkout.payments.signals import payment_completed
+
+    received: list[tuple[str, str]] = []
+
+    def _record(payment: Payment, order: Order) -> None:
+        received.append((payment.ref, order.ref))
+
+    payment_completed.connect(_record)
+    yield received
+    payment_completed.disconnect(_record)
+
+
+def sandbox_get(sandbox: Sandbox, path: str) -> requests.Response:
+    return requests.get(sandbox.url + path, timeout=5)
