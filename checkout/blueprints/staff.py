@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
+from ..extensions import db, login_manager
+from ..models import StaffUser
+
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+@login_manager.user_loader
+def _load_staff(user_id: str) -> StaffUser | None:
+    return db.session.get(StaffUser, int(user_id))
 
 
 @bp.get("/payments/<ref>")
