@@ -1,9 +1,5 @@
-"""WSGI entry point for gunicorn: `gunicorn wsgi:app`."""
+"""WSGI entry point for gunicorn: `gunicorn wsgi:app` (create_app reads `.env` and the environment)."""
 
-from dotenv import load_dotenv
-
-load_dotenv()
-
-from checkout import create_app  # noqa: E402
+from checkout import create_app
 
 app = create_app()

@@ -6,9 +6,10 @@ import logging
 import os
 from typing import Any
 
+from dotenv import load_dotenv
 from flask import Flask
 
-from .config import CONFIGS, DEV_SECRET_KEY, apply_sandbox
+from .config import CONFIGS, DEV_SECRET_KEY, apply_sandbox, load_environment
 from .extensions import csrf, db, limiter, login_manager, migrate
 
 
@@ -23,6 +24,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     )
     name = config_name or os.environ.get("TOLLGATE_ENV", "development")
     app.config.from_object(CONFIGS[name])
+    if name != "testing":
+        load_dotenv()
+        load_environment(app.config, os.environ)
     if overrides:
         app.config.update(overrides)
     _finish_config(app, name)

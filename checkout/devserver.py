@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import os
 
-from dotenv import load_dotenv
-
 from . import create_app, scheduler
 from .sandbox import create_sandbox_app
 from .sandbox.env import SandboxOptions
@@ -21,7 +19,6 @@ log = logging.getLogger(__name__)
 
 
 def main() -> None:
-    load_dotenv()
     port = int(os.environ.get("PORT", "5000"))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", str(port + 1)))
     site = f"http://127.0.0.1:{port}"
@@ -34,9 +31,13 @@ def main() -> None:
         ),
         port=sandbox_port,
     ).start()
-    os.environ.setdefault("TOLLGATE_SANDBOX_URL", sandbox.url)
-    os.environ.setdefault("PUBLIC_BASE_URL", site)
-    app = create_app("development")
+    app = create_app(
+        "development",
+        {
+            "TOLLGATE_SANDBOX_URL": os.environ.get("TOLLGATE_SANDBOX_URL") or sandbox.url,
+            "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or site,
+        },
+    )
     if app.config["SCHEDULER_ENABLED"]:
         scheduler.start(app)
     log.info(
