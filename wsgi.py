@@ -1,4 +1,7 @@
-"""WSGI entry point for gunicorn: `gunicorn wsgi:app` (create_app reads `.env` and the environment)."""
+"""WSGI entry point for gunicorn: `gunicorn wsgi:app`.
+
+create_app() reads `.env` and the environment itself.
+"""
 
 from checkout import create_app
 

@@ -11,7 +11,6 @@ demo credentials; ProductionConfig refuses to start that way.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
