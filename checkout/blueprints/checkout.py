@@ -15,14 +15,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 from wtforms import EmailField, HiddenField, RadioField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import InputRequired, Length, Regexp
 
 from ..extensions import db
 from ..gateways.base import GatewayConfigError, GatewayError, GatewayUnavailable
 from ..gateways.registry import GatewayOption, gateway_options, option_for
 from ..models import Order, OrderStatus, Payment, Product
 from ..payments.service import start_payment
-from ..payments.states import PaymentStatus
+from ..payments.states import WORDS, PaymentStatus
 from .session_orders import remember
 from .urls import return_urls
 
@@ -33,16 +33,25 @@ _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class CheckoutForm(FlaskForm):
+    """The checkout form. Deliberately has no amount, price or currency field: those come from
+    the catalogue (or the existing order) on the server, whatever else the browser posts."""
+
     email = EmailField(
         "E-mail for your receipt",
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
         validators=[
-            DataRequired(),
-            Length(max=254),
-            Regexp(_EMAIL, message="Enter a valid e-mail."),
+            InputRequired(message="Enter your e-mail address for the receipt."),
+            Length(max=254, message="That e-mail address is too long."),
+            Regexp(_EMAIL, message="Enter a valid e-mail address, like name@example.com."),
         ],
     )
-    gateway = RadioField("Payment method", choices=[], validators=[DataRequired()])
-    attempt = HiddenField(validators=[DataRequired(), Length(max=64)])
+    gateway = RadioField(
+        "Payment method",
+        choices=[],
+        validators=[InputRequired(message="Choose a payment method.")],
+        validate_choice=False,  # an unknown value is refused below with a clearer message
+    )
+    attempt = HiddenField(validators=[InputRequired(), Length(max=64)])
 
 
 @bp.route("/checkout/<slug>", methods=["GET", "POST"])
@@ -81,12 +90,12 @@ def _checkout(product: Product, order: Order | None) -> Response | str | tuple[s
     options = gateway_options(current_app.config)
     form = CheckoutForm()
     form.gateway.choices = [(o.name, o.label) for o in options]
-    if order is not None and not form.email.data:
+    if order is not None:
+        # Paying an existing order again: its receipt address is already known and fixed.
         form.email.data = order.email
     if not form.is_submitted():
-        form.attempt.data = secrets.token_urlsafe(24)
-        first = next((o.name for o in options if o.enabled), None)
-        form.gateway.data = first
+        form.attempt.data = _new_attempt()
+        form.gateway.data = next((o.name for o in options if o.enabled), None)
         return _render(product, order, form, options)
     if not form.validate():
         return _render(product, order, form, options, status=400)
@@ -99,20 +108,41 @@ def _checkout(product: Product, order: Order | None) -> Response | str | tuple[s
             option.disabled_reason if option else "unknown",
         )
         form.gateway.errors = [
-            f"{option.label if option else 'That method'} is not available: "
-            f"{option.disabled_reason if option else 'unknown method'}."
+            f"{option.label} is not available: {option.disabled_reason}. Choose another method."
+            if option
+            else "Choose one of the payment methods shown."
         ]
         return _render(product, order, form, options, status=400)
 
     order = order or _new_order(product, form.email.data, form.attempt.data)
+    if order.product_id != product.id or _token_taken_elsewhere(form.attempt.data, order):
+        # An attempt token belongs to one checkout page; replaying another's is refused.
+        log.warning("checkout attempt token reused across orders (order %s)", order.ref)
+        form.attempt.data = _new_attempt()
+        return _render(product, None, form, options, error=_STALE_FORM, status=400)
     remember(order.ref)
     try:
         payment = start_payment(
             order, option.name, form.attempt.data, lambda ref: return_urls(option.name, ref)
         )
     except GatewayError as exc:
+        # The order is kept and the payment stays CREATED (never FAILED): the page comes back
+        # for the same order with a fresh attempt token, so "Pay now" really tries again.
+        form.attempt.data = _new_attempt()
         return _render(product, order, form, options, error=_words(option.label, exc), status=503)
     return _hand_off(payment)
+
+
+_STALE_FORM = "This checkout form was already used for another order. Please try again."
+
+
+def _new_attempt() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _token_taken_elsewhere(token: str, order: Order) -> bool:
+    existing = db.session.scalar(db.select(Payment.order_id).filter_by(attempt_token=token))
+    return existing is not None and existing != order.id
 
 
 def _new_order(product: Product, email: str, token: str) -> Order:
@@ -159,14 +189,35 @@ def _render(
     error: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
+    previous = order.payments[-1] if order is not None and order.payments else None
     return render_template(
         "checkout/checkout.html",
         product=product,
         order=order,
+        total=order.money if order is not None else product.money,
+        masked_email=_mask_email(order.email) if order is not None else None,
+        previous=previous,
+        previous_words=WORDS[PaymentStatus(previous.status)] if previous else None,
+        previous_label=_label(previous.gateway, options) if previous else None,
         form=form,
         options=options,
+        any_enabled=any(o.enabled for o in options),
         error=error,
     ), status
+
+
+def _label(gateway: str, options: list[GatewayOption]) -> str:
+    return next((o.label for o in options if o.name == gateway), gateway)
+
+
+def _mask_email(email: str) -> str:
+    """Show enough of the receipt address to recognise it, not enough to harvest it.
+
+    The "pay another way" page is reachable by anyone holding the order ref, so the full
+    address is not printed there.
+    """
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}•••@{domain}" if domain else "•••"
 
 
 def register(app: Flask) -> None:

@@ -1,27 +1,71 @@
-"""'My orders': the orders placed from this browser, newest first."""
+"""'My orders': the orders placed from this browser, newest first.
+
+There are no shopper accounts. The list comes from the order refs kept in this browser's signed
+session cookie, so no URL can list anyone else's orders.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, current_app, render_template
 
 from ..extensions import db
-from ..models import Order
+from ..gateways.registry import option_for
+from ..models import Order, OrderStatus, Payment
+from ..payments.states import WORDS, PaymentStatus
 from .session_orders import remembered
 
 bp = Blueprint("orders", __name__)
 
 
+@dataclass(frozen=True)
+class OrderRow:
+    """One line of the list: the order and the payment that best describes where it stands."""
+
+    order: Order
+    payment: Payment | None  # the paying payment, else the latest attempt
+    badge: str  # CSS/status key of the badge
+    words: str  # the badge text
+    gateway_label: str | None
+    can_pay: bool  # offer "Pay" / "Pay another way"
+
+
 @bp.get("/orders")
 def mine() -> str:
     refs = remembered()
-    orders = []
+    orders: list[Order] = []
     if refs:
-        orders = db.session.scalars(
-            db.select(Order)
-            .where(Order.ref.in_(refs))
-            .order_by(Order.created_at.desc(), Order.id.desc())
-        ).all()
-    return render_template("orders/orders.html", orders=orders)
+        orders = list(
+            db.session.scalars(
+                db.select(Order)
+                .where(Order.ref.in_(refs))
+                .order_by(Order.created_at.desc(), Order.id.desc())
+            ).all()
+        )
+    return render_template("orders/orders.html", rows=[_row(order) for order in orders])
+
+
+def _row(order: Order) -> OrderRow:
+    payment = _describing_payment(order)
+    option = option_for(payment.gateway, current_app.config) if payment else None
+    label = option.label if option else (payment.gateway if payment else None)
+    if order.status == OrderStatus.PAID:
+        return OrderRow(order, payment, "completed", "Paid", label, can_pay=False)
+    if payment is None:
+        return OrderRow(order, None, "open", "Not paid yet", None, can_pay=True)
+    status = PaymentStatus(payment.status)
+    coins_seen = (payment.confirms_received or 0) > 0
+    can_pay = status != PaymentStatus.COMPLETED and not coins_seen
+    return OrderRow(order, payment, status.value.lower(), WORDS[status], label, can_pay)
+
+
+def _describing_payment(order: Order) -> Payment | None:
+    if order.paid_by_payment_id is not None:
+        for payment in order.payments:
+            if payment.id == order.paid_by_payment_id:
+                return payment
+    return order.payments[-1] if order.payments else None
 
 
 def register(app: Flask) -> None:

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter
 from ..gateways.registry import get_gateway, option_for
-from ..models import Payment, PaymentEvent, utcnow
+from ..models import OrderStatus, Payment, PaymentEvent, utcnow
 from ..payments.service import Source, claim_check, refresh
 from ..payments.states import WORDS, PaymentStatus, is_final
 
@@ -37,11 +37,20 @@ bp = Blueprint("status", __name__)
 
 @bp.get("/status/<ref>")
 def show(ref: str) -> str:
+    """The shopper's page for one payment. A plain read: it never calls the gateway itself.
+
+    With JavaScript the page polls its JSON twin; without it a <noscript> meta refresh goes
+    through `refresh_now`, which makes the same coalesced gateway look-up and comes back here.
+    """
     payment = _payment_or_404(ref)
     return render_template(
         "status/status.html",
         payment=payment,
         view=status_view(payment),
+        option=option_for(payment.gateway, current_app.config),
+        launch_url=url_for("checkout.launch", ref=ref)
+        if (payment.gateway_data or {}).get("launch_script")
+        else None,
         cancelled=request.args.get("cancelled") == "1",
     )
 
@@ -49,6 +58,7 @@ def show(ref: str) -> str:
 @bp.get("/status/<ref>.json")
 @limiter.limit("120/minute")
 def show_json(ref: str) -> Response:
+    """The status page as data, for its own polling script. Never carries gateway secrets."""
     payment = _payment_or_404(ref)
     _shopper_refresh(payment)
     return jsonify(status_view(payment))
@@ -85,13 +95,23 @@ def gateway_cancel(ref: str) -> Response:
 
 
 def status_view(payment: Payment) -> dict[str, Any]:
-    """Everything the status page shows, as plain data (the page and its JSON twin agree)."""
+    """Everything the status page shows, as plain data (the page and its JSON twin agree).
+
+    Built field by field on purpose: gateway_secret, gateway_data and last_raw may hold proof of
+    payment (MPGS successIndicator) or personal data, and none of them is copied here.
+    """
     status = PaymentStatus(payment.status)
+    order = payment.order
     option = option_for(payment.gateway, current_app.config)
     seconds_left = None
     if payment.expires_at and not is_final(status):
         seconds_left = max(0, int((payment.expires_at - utcnow()).total_seconds()))
     crypto = payment.crypto_money
+    paid_by_other = (
+        order.status == OrderStatus.PAID
+        and order.paid_by_payment_id is not None
+        and order.paid_by_payment_id != payment.id
+    )
     return {
         "ref": payment.ref,
         "status": status.value,
@@ -102,22 +122,28 @@ def status_view(payment: Payment) -> dict[str, Any]:
         "gateway_label": option.label if option else payment.gateway,
         "amount": payment.money.decimal_str,
         "currency": payment.currency,
-        "product": payment.order.product.name,
-        "order_ref": payment.order.ref,
-        "order_paid": payment.order.status == "PAID",
-        "fulfilment_code": payment.order.fulfilment_code
-        if status == PaymentStatus.COMPLETED
-        else None,
+        "product": order.product.name,
+        "order_ref": order.ref,
+        "order_paid": order.status == OrderStatus.PAID,
+        "paid_by_ref": _payment_ref(order.paid_by_payment_id) if paid_by_other else None,
+        "fulfilment_code": order.fulfilment_code if status == PaymentStatus.COMPLETED else None,
         "expires_at": payment.expires_at.isoformat() if payment.expires_at else None,
         "seconds_left": seconds_left,
         "checkout_url": payment.checkout_url if status == PaymentStatus.PENDING else None,
-        "pay_address": payment.pay_address,
+        "pay_address": payment.pay_address if status == PaymentStatus.PENDING else None,
         "crypto_amount": crypto.decimal_str if crypto else None,
         "crypto_currency": crypto.currency if crypto else None,
         "confirms_received": payment.confirms_received,
         "confirms_needed": payment.confirms_needed,
         "late": payment.late,
+        "needs_review": payment.needs_review,
     }
+
+
+def _payment_ref(payment_id: int | None) -> str | None:
+    if payment_id is None:
+        return None
+    return db.session.scalar(db.select(Payment.ref).where(Payment.id == payment_id))
 
 
 def _shopper_refresh(payment: Payment) -> None:

@@ -1,43 +1,92 @@
-// Live status: poll the JSON twin of this page until the payment is final, and count down to
-// the gateway's deadline. Without JavaScript a <noscript> meta refresh does the polling.
+// Live status: poll the JSON twin of this page until the payment is final, keep the crypto
+// confirmations and the countdown current, and reload the page when the status changes (the
+// server renders the words for each status). Without JavaScript a <noscript> meta refresh does
+// the polling instead. Copy buttons are shown only when a script can make them work.
 (function () {
   "use strict";
   var card = document.getElementById("status");
   if (!card) { return; }
   var url = card.getAttribute("data-json-url");
-  var lastStatus = null;
-  var countdown = card.querySelector("[data-field=countdown]");
-  var expiresAt = countdown ? Date.parse(countdown.getAttribute("data-expires-at")) : NaN;
+  var shownStatus = card.getAttribute("data-status");
+  var countdowns = Array.prototype.slice.call(document.querySelectorAll("[data-field=countdown]"));
+  var expiresAt = countdowns.length ? Date.parse(countdowns[0].getAttribute("data-expires-at")) : NaN;
+  var delay = 3000;
+  var MAX_DELAY = 30000;
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  // Same format as the countdown_text macro in templates/_macros.html.
+  function format(left) {
+    if (left >= 3600) { return Math.floor(left / 3600) + " h " + pad(Math.floor((left % 3600) / 60)) + " min"; }
+    return Math.floor(left / 60) + " min " + pad(left % 60) + " s";
+  }
 
   function tick() {
-    if (!countdown || isNaN(expiresAt)) { return; }
+    if (isNaN(expiresAt)) { return; }
     var left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
-    countdown.textContent = Math.floor(left / 60) + " min " + (left % 60) + " s";
+    countdowns.forEach(function (el) { el.textContent = format(left); });
   }
 
   function setField(name, value) {
-    var el = card.querySelector("[data-field=" + name + "]");
-    if (el && value !== null && value !== undefined) { el.textContent = value; }
+    if (value === null || value === undefined) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll("[data-field=" + name + "]"), function (el) {
+      el.textContent = value;
+    });
+  }
+
+  function update(data) {
+    setField("confirms_received", data.confirms_received || 0);
+    if (data.confirms_needed !== null && data.confirms_needed !== undefined) {
+      setField("confirms_needed", data.confirms_needed);
+      var meter = document.querySelector("[data-field=confirms_meter]");
+      if (meter && data.confirms_needed > 0) {
+        var pct = Math.min(100, Math.floor((data.confirms_received || 0) * 100 / data.confirms_needed));
+        meter.style.width = pct + "%";
+      }
+    }
+    if (data.expires_at) { expiresAt = Date.parse(data.expires_at); }
+  }
+
+  function schedule(ms) {
+    // A hidden tab polls less often; it catches up as soon as it is shown again.
+    window.setTimeout(poll, document.hidden ? Math.max(ms, 15000) : ms);
   }
 
   function poll() {
-    fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (data) {
-        if (!data) { return; }
-        if (lastStatus !== null && data.status !== lastStatus) { window.location.reload(); return; }
-        lastStatus = data.status;
-        setField("message", data.message || "");
-        setField("confirms_received", data.confirms_received || 0);
-        if (data.expires_at) { expiresAt = Date.parse(data.expires_at); }
-        if (!data.final) { window.setTimeout(poll, 3000); }
+    fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
       })
-      .catch(function () { window.setTimeout(poll, 6000); });
+      .then(function (data) {
+        delay = 3000;
+        if (data.status !== shownStatus) { window.location.reload(); return; }
+        update(data);
+        if (!data.final) { schedule(delay); }
+      })
+      .catch(function () {
+        // Rate-limited (429), server busy or offline: back off, never give up.
+        delay = Math.min(MAX_DELAY, delay * 2);
+        schedule(delay);
+      });
   }
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) { return; }
+    button.hidden = false;
+    button.setAttribute("aria-label", "Copy the " + (button.getAttribute("data-copy-label") || "text"));
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        button.textContent = "Copied";
+        window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
+      });
+    });
+  });
 
   if (card.getAttribute("data-final") !== "true") {
     tick();
     window.setInterval(tick, 1000);
-    poll();
+    schedule(delay);
   }
 })();
