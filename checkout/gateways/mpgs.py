@@ -33,7 +33,6 @@ from .base import (
     CheckoutSession,
     Gateway,
     GatewayConfigError,
-    GatewayError,
     GatewayRejected,
     GatewayUnavailable,
     InboundNotification,
@@ -298,7 +297,10 @@ class MpgsGateway(Gateway):
             )
             return Observation(S.PENDING, raw_status or "(no status)", raw=raw)
         if mapped == S.FAILED:
-            words = gateway_code_words(code) if code not in (None, "APPROVED") else None
+            # A failed 3-D Secure check says so; otherwise the decline reason is the news.
+            words = None
+            if raw_status != "AUTHENTICATION_UNSUCCESSFUL" and code not in (None, "APPROVED"):
+                words = gateway_code_words(code)
             message = words or _STATUS_WORDS[raw_status]
             raw_words = f"{raw_status}/{code}" if code else raw_status
             return Observation(S.FAILED, raw_words, message=message, raw=raw)
@@ -431,7 +433,7 @@ class MpgsGateway(Gateway):
         return body
 
 
-class _NoSuchOrder(GatewayError):
+class _NoSuchOrder(GatewayRejected):
     """Retrieve Order found nothing: nobody has entered a card for this order yet."""
 
 

@@ -127,12 +127,14 @@ class MpgsState:
         self.sessions: dict[str, CheckoutSessionState] = {}
         self.orders: dict[str, OrderState] = {}
         self.forced: list[tuple[int, str, str]] = []  # (status, body, content type), one-shot
+        self.received: list[dict[str, Any]] = []  # the last API requests, for tests to read
 
     def reset(self) -> None:
         with self.lock:
             self.sessions.clear()
             self.orders.clear()
             self.forced.clear()
+            self.received.clear()
 
 
 # --- JSON with exact numbers -----------------------------------------------------------------
@@ -249,6 +251,7 @@ class MpgsEmulator:
 
     def guard(self, merchant: str) -> Response | None:
         """Knobs, one-shot forced answers, then Basic auth: what every API call goes through."""
+        self._record()
         trouble = self.env.misbehave(NAME, self._busy)
         if trouble is not None:
             return trouble
@@ -260,6 +263,18 @@ class MpgsEmulator:
         if not self._authenticated(merchant):
             return error_answer(401, "INVALID_REQUEST", "Invalid credentials.")
         return None
+
+    def _record(self) -> None:
+        body = request.get_json(silent=True)
+        entry = {
+            "method": request.method,
+            "path": request.path,
+            "authorization": request.headers.get("Authorization"),
+            "content_type": request.headers.get("Content-Type"),
+            "body": body if body is not None else request.get_data(as_text=True),
+        }
+        with self.state.lock:
+            self.state.received = [*self.state.received[-49:], entry]
 
     def _busy(self) -> Response:
         if self.env.random.random() < 0.5:
@@ -784,6 +799,12 @@ def register(app: Flask, env: SandboxEnv) -> None:
                 (int(spec.get("status", 200)), text, spec.get("content_type", JSON_LATIN1))
             )
         return api_answer({"queued": len(emulator.state.forced)})
+
+    @control.get("/requests")
+    def received_requests() -> Response:
+        """The last API requests as received (auth header included: demo credentials only)."""
+        with emulator.state.lock:
+            return api_answer(list(emulator.state.received))
 
     @control.get("/sessions/<session_id>")
     def describe_session(session_id: str) -> Response:
