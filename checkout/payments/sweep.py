@@ -32,7 +32,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -386,8 +386,11 @@ def _deadline_reason(scope: _Scope, payment: Payment, observation: Observation) 
 
 def _expiry(closing: Observation, reason: str) -> Observation:
     """The gateway's answer after closing the checkout; still open there means EXPIRED here."""
+    marks = {"expired_by": "sweep", "expiry_reason": reason}
+    if closing.status == PaymentStatus.EXPIRED:  # closed at the gateway (Stripe's expire)
+        return replace(closing, data={**dict(closing.data), **marks})
     if closing.status not in _OPEN:
-        return closing  # paid at the last moment, or the gateway ended it itself
+        return closing  # paid at the last moment, or the gateway ended it otherwise
     return Observation(
         status=PaymentStatus.EXPIRED,
         raw_status=closing.raw_status,
@@ -396,7 +399,7 @@ def _expiry(closing: Observation, reason: str) -> Observation:
         gateway_reference=closing.gateway_reference,
         confirms_received=closing.confirms_received,
         confirms_needed=closing.confirms_needed,
-        data={**dict(closing.data), "expired_by": "sweep", "expiry_reason": reason},
+        data={**dict(closing.data), **marks},
         raw=closing.raw,
     )
 
