@@ -268,7 +268,9 @@ class CoinPaymentsGateway(Gateway):
         for start in range(0, len(txn_ids), MULTI_LIMIT):
             chunk = txn_ids[start : start + MULTI_LIMIT]
             try:
-                answer = self.call("get_tx_info_multi", {"txid": "|".join(chunk)})
+                answer = self.call(
+                    "get_tx_info_multi", {"txid": "|".join(chunk)}, ref=f"batch of {len(chunk)}"
+                )
                 if not isinstance(answer, dict):
                     raise GatewayUnavailable("CoinPayments get_tx_info_multi gave no result object")
             except GatewayError as exc:
