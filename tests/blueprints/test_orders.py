@@ -1,0 +1,121 @@
+"""'My orders': only the orders placed from this browser, newest first, with badges and links."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from checkout.extensions import db
+from checkout.models import Order, Payment, utcnow
+from checkout.payments.states import PaymentStatus
+from tests.blueprints.html_helpers import Element, parse
+
+
+def _rows(client: FlaskClient) -> list[Element]:
+    response = client.get("/orders")
+    assert response.status_code == 200
+    return parse(response.data).find_all("li", class_="order")
+
+
+def _remember(client: FlaskClient, *orders: Order) -> None:
+    with client.session_transaction() as session:
+        session["orders"] = [o.ref for o in orders]
+
+
+def test_empty_without_orders_from_this_browser(client: FlaskClient, make_payment) -> None:
+    make_payment()  # someone else's order
+    response = client.get("/orders")
+    page = parse(response.data)
+    assert page.find_all("li", class_="order") == []
+    assert "No orders from this browser yet" in page.text
+    assert page.find("a", aria_current="page").text == "My orders"
+
+
+def test_lists_only_this_browsers_orders_newest_first(
+    app: Flask, client: FlaskClient, make_product
+) -> None:
+    older_product = make_product(name="Europe 5 GB")
+    newer_product = make_product(name="Japan 3 GB", price=1500, currency="JPY")
+    for product in (older_product, newer_product):
+        response = client.post(
+            f"/checkout/{product.slug}",
+            data={
+                "email": "me@example.com",
+                "gateway": "coinpayments",
+                "attempt": product.slug * 4,
+            },
+        )
+        assert response.status_code == 303
+    older, newer = db.session.scalars(db.select(Order).order_by(Order.id)).all()
+    older.created_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+
+    with app.test_client() as stranger:
+        stranger.post(
+            f"/checkout/{older_product.slug}",
+            data={"email": "x@example.com", "gateway": "coinpayments", "attempt": "s" * 30},
+        )
+        [theirs] = _rows(stranger)  # the stranger sees their own order only
+        assert theirs.get("data-order-ref") not in {older.ref, newer.ref}
+    assert db.session.scalar(db.select(db.func.count(Order.id))) == 3
+
+    rows = _rows(client)
+    assert [r.get("data-order-ref") for r in rows] == [newer.ref, older.ref]
+    first = rows[0]
+    assert "Japan 3 GB" in first.text and "1500 JPY" in first.text
+    assert "Crypto (CoinPayments)" in first.text
+    assert first.find("span", class_="badge").text == "Waiting for payment"
+    payment = newer.payments[-1]
+    links = {a.text: a.get("href") for a in first.find_all("a")}
+    details = next(href for text, href in links.items() if text.startswith("Details"))
+    assert details == f"/status/{payment.ref}"
+    pay = next(href for text, href in links.items() if text.startswith("Pay another way"))
+    assert pay == f"/orders/{newer.ref}/pay"
+
+
+def test_paid_order_shows_paid_and_links_to_the_paying_payment(
+    client: FlaskClient, make_payment
+) -> None:
+    winner = make_payment(gateway="stripe", status=PaymentStatus.COMPLETED)
+    order = winner.order
+    late = Payment(
+        order_id=order.id,
+        gateway="mpgs",
+        amount=order.amount,
+        currency=order.currency,
+        status=PaymentStatus.EXPIRED,
+    )
+    db.session.add(late)
+    order.status = "PAID"
+    order.paid_by_payment_id = winner.id
+    db.session.commit()
+    _remember(client, order)
+    [row] = _rows(client)
+    assert row.find("span", class_="badge").text == "Paid"
+    hrefs = [a.get("href") for a in row.find_all("a")]
+    assert hrefs == [f"/status/{winner.ref}"]  # no "pay" link on a paid order
+
+
+def test_failed_order_offers_another_way(client: FlaskClient, make_payment) -> None:
+    failed = make_payment(gateway="mpgs", status=PaymentStatus.FAILED)
+    _remember(client, failed.order)
+    [row] = _rows(client)
+    assert row.find("span", class_="badge").text == "Failed"
+    assert f"/orders/{failed.order.ref}/pay" in [a.get("href") for a in row.find_all("a")]
+
+
+def test_a_forged_session_cookie_lists_nothing(
+    app: Flask, client: FlaskClient, make_payment
+) -> None:
+    payment = make_payment()
+    client.set_cookie("session", '{"orders": ["' + payment.order.ref + '"]}')
+    assert _rows(client) == []
+
+
+def test_no_url_lists_other_peoples_orders(client: FlaskClient, make_payment) -> None:
+    payment = make_payment()
+    for url in ("/orders?all=1", f"/orders?ref={payment.order.ref}", "/orders.json"):
+        body = client.get(url).get_data(as_text=True)
+        assert payment.order.ref not in body and payment.ref not in body
