@@ -629,24 +629,21 @@ def register(app: Flask, env: SandboxEnv) -> None:
         """Auth, knobs, parsing, idempotency and error shapes around one API handler."""
 
         def view(**kwargs: Any) -> Response:
-            try:
-                _authenticate(request.headers.get("Authorization", ""))
-                version = request.headers.get("Stripe-Version")
-                if version is not None and not _VERSION.match(version):
-                    raise ApiError(400, f"Invalid Stripe API version: {version}")
-            except ApiError as exc:
-                return failure(exc)
             trouble = env.misbehave(
                 "stripe", lambda: failure(ApiError(500, "An unknown error occurred", "api_error"))
             )
             if trouble is not None:
                 return trouble
             try:
-                query = unflatten(parse_qsl(request.query_string.decode(), keep_blank_values=True))
-                form = unflatten(parse_qsl(request.get_data(as_text=True), keep_blank_values=True))
+                _authenticate(request.headers.get("Authorization", ""))
+                version = request.headers.get("Stripe-Version")
+                if version is not None and not _VERSION.match(version):
+                    raise ApiError(400, f"Invalid Stripe API version: {version}")
+                raw = request.get_data(as_text=True) if request.method == "POST" else None
+                query = request.query_string.decode() if raw is None else raw
+                params = unflatten(parse_qsl(query, keep_blank_values=True))
             except ApiError as exc:
                 return failure(exc)
-            params = form if request.method == "POST" else query
             key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
             endpoint = f"{request.method} {request.path}"
             with state.lock:
