@@ -92,13 +92,17 @@ class Observation:
     """What the gateway says about a payment right now, mapped onto our statuses.
 
     `status` is the gateway module's reading of its own vocabulary (explicit tables, unknown ->
-    PENDING). `paid` is what the gateway says it holds; the core completes a payment only when
-    it equals what we are owed.
+    PENDING). `paid` is what the gateway says it holds (and `invoiced`, if given, what it says
+    it was asked for); the core completes a payment only when each equals what we are owed, so
+    underpayment and overpayment are both flagged for staff rather than completed.
     """
 
     status: PaymentStatus
     raw_status: str  # the gateway's own word or number, for the timeline
     paid: Money | None = None
+    # What the gateway says the payment was for (CoinPayments amount1/currency1). When given, it
+    # must equal our price too: `paid` may be in coin while the invoice is in the order currency.
+    invoiced: Money | None = None
     message: str = ""  # the reason in words ("Card declined: insufficient funds")
     review: str | None = None  # a fact staff must look at (refunded at the gateway ...)
     gateway_reference: str | None = None

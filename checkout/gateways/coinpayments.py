@@ -381,23 +381,27 @@ class CoinPaymentsGateway(Gateway):
     def observe_ipn(self, fields: Mapping[str, str]) -> Observation:
         """An Observation from a verified `ipn_type=api` IPN.
 
-        `paid` is `amount1` in `currency1`: the funnel compares it with what the order costs,
-        which catches an IPN for the wrong price or currency.
+        `invoiced` is `amount1` in `currency1`, which the funnel compares with what the order
+        costs (an IPN for the wrong price or currency); `paid` is the coin received
+        (`received_amount`, or `amount2` when CoinPayments leaves it out of a completion IPN),
+        which it compares with the coin amount asked for, so an overpayment is flagged too.
         """
         raw = fields.get("status")
         status, words, code = status_row(raw)
         if code is None:
             log.warning("CoinPayments IPN %s: unknown status %r", fields.get("ipn_id"), raw)
-        paid: Money | None = None
-        review: str | None = None
-        if status == PaymentStatus.COMPLETED:
-            try:
-                paid = Money.parse(fields.get("amount1", ""), fields.get("currency1", ""))
-            except MoneyError as exc:
-                review = f"CoinPayments IPN amount1 unreadable: {exc}"
         coin = (fields.get("currency2") or self.currency2).upper()
         received = _coin(fields.get("received_amount"), coin)
         due = _coin(fields.get("amount2"), coin)
+        paid: Money | None = None
+        invoiced: Money | None = None
+        review: str | None = None
+        if status == PaymentStatus.COMPLETED:
+            paid = received or due
+            try:
+                invoiced = Money.parse(fields.get("amount1", ""), fields.get("currency1", ""))
+            except MoneyError as exc:
+                review = f"CoinPayments IPN amount1 unreadable: {exc}"
         confirms = _as_int(fields.get("received_confirms"))
         message, words_review = _words(
             code,
@@ -412,6 +416,7 @@ class CoinPaymentsGateway(Gateway):
             status=status,
             raw_status=_raw_status(raw, fields.get("status_text")),
             paid=paid,
+            invoiced=invoiced,
             message=message,
             review=review or words_review,
             gateway_reference=fields.get("txn_id") or None,

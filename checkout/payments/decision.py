@@ -92,7 +92,7 @@ def decide(payment: Payment, observation: Observation, *, order_paid_by: int | N
     review = _new_review(payment, observation.review)
 
     if target == PaymentStatus.COMPLETED and old != PaymentStatus.COMPLETED:
-        mismatch = amount_mismatch(payment, observation.paid)
+        mismatch = amount_mismatch(payment, observation.paid, observation.invoiced)
         if mismatch:
             mismatch_review = _new_review(payment, mismatch)
             kind = "review" if mismatch_review else "none"
@@ -121,8 +121,12 @@ def decide(payment: Payment, observation: Observation, *, order_paid_by: int | N
     )
 
 
-def amount_mismatch(payment: Payment, paid: Money | None) -> str | None:
-    """Why `paid` does not settle `payment`, or None when it does exactly."""
+def amount_mismatch(
+    payment: Payment, paid: Money | None, invoiced: Money | None = None
+) -> str | None:
+    """Why `paid` (and `invoiced`) do not settle `payment`, or None when they do exactly."""
+    if invoiced is not None and invoiced != payment.money:
+        return f"gateway invoiced {invoiced}, payment is for {payment.money}: invoice mismatch"
     if paid is None:
         return "gateway reported paid without saying how much"
     if paid.currency == payment.currency:

@@ -159,13 +159,26 @@ def test_out_of_order_100_then_0_does_not_regress(client, app, payment, fulfilme
     [
         (
             {"amount1": "12.00"},
-            "gateway holds 12.00 USD, payment is for 12.50 USD: amount mismatch",
+            "gateway invoiced 12.00 USD, payment is for 12.50 USD: invoice mismatch",
         ),
         (
             {"currency1": "EUR"},
-            "gateway holds 12.50 EUR, payment is for 12.50 USD: currency mismatch",
+            "gateway invoiced 12.50 EUR, payment is for 12.50 USD: invoice mismatch",
+        ),
+        (
+            {"received_amount": "0.20000000"},
+            "gateway holds 0.20000000 LTCT, payment is for 0.15625000 LTCT: amount mismatch",
+        ),
+        (
+            {"received_amount": "0.10000000"},
+            "gateway holds 0.10000000 LTCT, payment is for 0.15625000 LTCT: amount mismatch",
+        ),
+        (
+            {"currency2": "BTC", "received_amount": "0.15625000"},
+            "gateway holds 0.15625000 BTC, payment is for 12.50 USD: currency mismatch",
         ),
     ],
+    ids=["amount1", "currency1", "overpaid coin", "underpaid coin", "other coin"],
 )
 def test_wrong_amount_or_currency_is_flagged_not_completed(
     client, app, payment, fulfilments, overrides, reason
