@@ -346,7 +346,12 @@ def observe_session(session: Mapping[str, Any], event_type: str | None = None) -
     if status in _SESSION_STATUS:
         return Observation(_SESSION_STATUS[status], **common)
     if status != "complete" or payment_status not in _COMPLETE_PAYMENT_STATUS:
-        log.warning("Stripe session %s has an unknown state %s", session.get("id"), raw_status)
+        log.warning(
+            "payment %s: Stripe session %s has an unknown state %s",
+            session.get("client_reference_id"),
+            session.get("id"),
+            raw_status,
+        )
         return Observation(PaymentStatus.PENDING, message="", **common)
 
     mapped, review = _COMPLETE_PAYMENT_STATUS[payment_status]
