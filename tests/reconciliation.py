@@ -38,7 +38,8 @@ def open_payments(
 ) -> list[str]:
     """`n` orders with a real hosted checkout each at the sandbox (status PENDING); their refs."""
     refs = []
-    with app.test_request_context():
+    # a context of its own: pytest-flask keeps a request context pushed for the whole test
+    with app.app_context(), app.test_request_context():
         product = Product(
             slug=f"plan-{secrets.token_hex(4)}",
             name="Sweep test plan",
@@ -60,7 +61,6 @@ def open_payments(
                 order, gateway, secrets.token_hex(16), lambda ref: return_urls(gateway, ref)
             )
             refs.append(payment.ref)
-        db.session.remove()
     return refs
 
 

@@ -1,24 +1,260 @@
-"""Staff console (placeholder until the reconciliation work lands)."""
+"""The support console: staff log in, find a payment, see its timeline, refresh it, refund it.
+
+Everything under /staff needs a logged-in StaffUser except the login page. Login is a CSRF-
+protected form, rate-limited per address and per account, answers the same for an unknown
+e-mail and a wrong password, and starts a fresh session (`session.clear()`, then Flask-Login's
+"strong" protection drops the session if its address or browser changes). Staff pages are never
+cached. The Refresh button runs exactly the reconciler's single-payment function
+(`service.refresh`), so staff see what the sweep would see.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
 
-from ..extensions import db, login_manager
-from ..models import StaffUser
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, or_, select
+from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.wrappers import Response
 
+from ..extensions import db, limiter, login_manager
+from ..models import Order, Payment, PaymentEvent, StaffUser, SweepRun
+from ..money import Money, MoneyError, to_minor
+from ..payments.refunds import RefundRefused, refund_payment, refundable
+from ..payments.service import ConcurrencyError, Source, refresh
+from ..payments.states import WORDS, PaymentStatus
+
+log = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+SEARCH_LIMIT = 50
+# Compared against when the e-mail is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not a real password, only for timing")
 
 
 @login_manager.user_loader
 def _load_staff(user_id: str) -> StaffUser | None:
-    return db.session.get(StaffUser, int(user_id))
+    try:
+        user = db.session.get(StaffUser, int(user_id))
+    except ValueError:
+        return None
+    return user if user is not None and user.active else None
+
+
+@bp.before_request
+def _require_login() -> Response | None:
+    if request.endpoint == "staff.login" or current_user.is_authenticated:
+        return None
+    return login_manager.unauthorized()
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10/minute;60/hour", methods=["POST"])
+@limiter.limit("5/minute", methods=["POST"], key_func=lambda: _form_email() or "-")
+def login() -> Response | str | tuple[str, int]:
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.index"))
+    if request.method == "GET":
+        return render_template("staff/login.html", email="", next=request.args.get("next", ""))
+    email = _form_email()
+    password = request.form.get("password", "")
+    user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        user = None
+    elif not user.check_password(password):
+        user = None
+    if user is None:
+        log.warning("staff login failed for %r from %s", email, request.remote_addr)
+        page = render_template(
+            "staff/login.html",
+            email=email,
+            next=request.form.get("next", ""),
+            error="That e-mail and password do not match an active staff account.",
+        )
+        return page, 401
+    session.clear()  # a new session for the new privilege: no fixation
+    login_user(user)
+    log.info("staff %s logged in from %s", user.email, request.remote_addr)
+    return redirect(_safe_next(request.form.get("next")) or url_for("staff.index"), 303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    log.info("staff %s logged out", current_user.email)
+    logout_user()
+    session.clear()
+    return redirect(url_for("staff.login"), 303)
+
+
+@bp.get("/")
+def index() -> str:
+    query = request.args.get("q", "").strip()
+    if query:
+        payments = _search(query)
+        title = f"Payments matching “{query}”"
+    else:
+        payments = list(
+            db.session.scalars(
+                select(Payment)
+                .where(Payment.needs_review.is_(True))
+                .order_by(Payment.created_at.desc(), Payment.id.desc())
+                .limit(SEARCH_LIMIT)
+            )
+        )
+        title = "Payments that need review"
+    runs = list(db.session.scalars(select(SweepRun).order_by(SweepRun.id.desc()).limit(5)))
+    return render_template(
+        "staff/index.html",
+        query=query,
+        title=title,
+        payments=payments,
+        capped=len(payments) == SEARCH_LIMIT,
+        runs=runs,
+        words=WORDS,
+    )
 
 
 @bp.get("/payments/<ref>")
 def payment(ref: str) -> str:
-    return ref
+    found = _payment_or_404(ref)
+    timeline = list(
+        db.session.scalars(
+            select(PaymentEvent)
+            .where(PaymentEvent.payment_id == found.id)
+            .order_by(PaymentEvent.id.desc())
+        )
+    )
+    left = refundable(found)
+    return render_template(
+        "staff/payment.html",
+        payment=found,
+        status=PaymentStatus(found.status),
+        words=WORDS,
+        events=timeline,
+        others=[p for p in found.order.payments if p.id != found.id],
+        refundable=left,
+        refunded=Money(found.refunded_amount or 0, found.currency),
+        raw=_pretty(found.last_raw),
+    )
+
+
+@bp.post("/payments/<ref>/refresh")
+def refresh_payment(ref: str) -> Response:
+    found = _payment_or_404(ref)
+    try:
+        outcome = refresh(found, Source.STAFF)
+    except ConcurrencyError:
+        db.session.rollback()
+        flash("The payment kept changing while we looked; try again in a moment.", "alert")
+        return redirect(url_for("staff.payment", ref=ref), 303)
+    log.info("payment %s: refreshed by staff %s", ref, current_user.email)
+    if outcome.error:
+        flash(f"The gateway could not be asked: {outcome.error}. Nothing changed.", "alert")
+    elif outcome.transitioned:
+        flash(f"The gateway says {outcome.new_status}: moved from {outcome.old_status}.", "notice")
+    else:
+        flash(f"Asked the gateway: still {outcome.new_status}.", "notice")
+    return redirect(url_for("staff.payment", ref=ref), 303)
+
+
+@bp.post("/payments/<ref>/refund")
+@limiter.limit("20/minute")
+def refund(ref: str) -> Response:
+    found = _payment_or_404(ref)
+    raw_amount = request.form.get("amount", "").strip()
+    try:
+        amount = Money(to_minor(raw_amount, found.currency), found.currency) if raw_amount else None
+    except MoneyError as exc:
+        flash(f"Amount: {exc}.", "alert")
+        return redirect(url_for("staff.payment", ref=ref), 303)
+    try:
+        outcome = refund_payment(found, amount, staff=current_user.email)
+    except RefundRefused as exc:
+        flash(str(exc), "alert")
+        return redirect(url_for("staff.payment", ref=ref), 303)
+    message = f"Refunded {outcome.amount} ({outcome.refund_reference}, {outcome.gateway_status})."
+    if outcome.fully_refunded:
+        message += " The payment is now REFUNDED."
+    flash(message, "notice")
+    return redirect(url_for("staff.payment", ref=ref), 303)
+
+
+def _search(query: str) -> list[Payment]:
+    """Exact matches on our refs and the gateway's, or the shopper's e-mail; newest first."""
+    needle = query.lower()
+    statement = (
+        select(Payment)
+        .join(Order, Payment.order_id == Order.id)
+        .where(
+            or_(
+                Payment.ref == query,
+                Payment.gateway_reference == query,
+                Order.ref == query,
+                func.lower(Order.email) == needle,
+            )
+        )
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(SEARCH_LIMIT)
+    )
+    return list(db.session.scalars(statement))
+
+
+def _payment_or_404(ref: str) -> Payment:
+    found = db.session.scalar(select(Payment).filter_by(ref=ref))
+    if found is None:
+        abort(404)
+    return found
+
+
+def _form_email() -> str:
+    return request.form.get("email", "").strip().lower()[:254]
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never an open redirect to somebody else's login page."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+def _pretty(raw: dict[str, Any] | None) -> str | None:
+    if raw is None:
+        return None
+    return json.dumps(raw, indent=2, sort_keys=True, default=str)
 
 
 def register(app: Flask) -> None:
+    login_manager.login_view = "staff.login"
+    login_manager.login_message = "Log in to use the staff console."
+    login_manager.login_message_category = "notice"
+    login_manager.session_protection = "strong"
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE"))
     app.register_blueprint(bp)

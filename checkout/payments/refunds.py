@@ -1,0 +1,195 @@
+"""Refunds, started by support staff from the console. The only code here that moves money.
+
+A refund reserves its amount on the payment first (a conditional update on `refunded_amount`),
+so two staff members clicking at once can never refund more than was paid. Then the gateway is
+asked; a refusal gives the reservation back. The refund is written to the timeline as a
+PaymentEvent, and a refund that reaches the full amount moves COMPLETED -> REFUNDED through the
+funnel like any other status change.
+
+When the gateway does not answer (timeout, 5xx) the refund may or may not have happened there.
+The reservation is given back, but the payment is flagged for review with exactly that, so
+nobody retries blindly and refunds twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import update
+
+from ..extensions import db
+from ..gateways.base import GatewayError, GatewayRejected, NotSupported, Observation
+from ..gateways.registry import get_gateway
+from ..models import Payment, PaymentEvent
+from ..money import Money
+from .service import Source, record_observation
+from .states import PaymentStatus
+
+log = logging.getLogger(__name__)
+
+_FAILED_REFUND = frozenset({"failed", "canceled", "cancelled", "rejected"})
+_NAMES = {"coinpayments": "CoinPayments", "mpgs": "HyperPay (MPGS)", "stripe": "Stripe"}
+
+
+class RefundRefused(Exception):
+    """The refund did not happen; the message is for the staff member, in words."""
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    payment_ref: str
+    amount: Money
+    refund_reference: str
+    gateway_status: str  # the gateway's word: succeeded / pending ...
+    refunded_total: Money  # everything refunded on this payment so far
+    fully_refunded: bool  # this refund moved the payment to REFUNDED
+
+
+def refundable(payment: Payment) -> Money:
+    """What is left to refund on `payment` (zero unless it is COMPLETED)."""
+    if payment.status != PaymentStatus.COMPLETED:
+        return Money(0, payment.currency)
+    return Money(payment.amount - (payment.refunded_amount or 0), payment.currency)
+
+
+def refund_payment(payment: Payment, amount: Money | None, *, staff: str) -> RefundOutcome:
+    """Refund `amount` (None: everything still refundable) of a COMPLETED payment at its gateway.
+
+    Raises RefundRefused, with a message for staff, whenever no money moved.
+    """
+    db.session.refresh(payment)
+    left = refundable(payment)
+    if payment.status != PaymentStatus.COMPLETED:
+        raise RefundRefused(
+            f"Only a completed payment can be refunded; this one is {payment.status}."
+        )
+    amount = amount or left
+    if amount.currency != payment.currency:
+        raise RefundRefused(f"Refund in {payment.currency}, the payment's currency.")
+    if amount.amount <= 0:
+        raise RefundRefused("Enter an amount greater than zero.")
+    if amount.amount > left.amount:
+        raise RefundRefused(f"At most {left} is left to refund.")
+
+    gateway = get_gateway(payment.gateway)
+    if not _reserve(payment, amount):
+        raise RefundRefused("Another refund changed this payment just now; reload and check.")
+    try:
+        result = gateway.refund(payment, amount)
+    except NotSupported as exc:
+        _give_back(payment, amount)
+        label = _label(payment)
+        raise RefundRefused(
+            f"{label} has no refund API. Send the refund from the {label} account itself, "
+            "then note it on the order."
+        ) from exc
+    except GatewayRejected as exc:
+        _give_back(payment, amount)
+        _event(payment, "error", f"refund of {amount} refused by the gateway: {exc}", staff)
+        raise RefundRefused(f"The gateway refused the refund: {exc}") from exc
+    except GatewayError as exc:
+        _give_back(payment, amount)
+        _flag_unknown(payment, amount, exc)
+        raise RefundRefused(
+            f"The gateway did not answer ({exc}). The refund may or may not have gone through: "
+            "check at the gateway before trying again. The payment is flagged for review."
+        ) from exc
+
+    if result.status.lower() in _FAILED_REFUND:
+        _give_back(payment, amount)
+        _event(payment, "error", f"refund of {amount} {result.status} at the gateway", staff)
+        raise RefundRefused(f"The gateway reports the refund as {result.status}.")
+
+    _event(
+        payment,
+        "refund",
+        f"{amount} refunded by {staff} ({result.refund_reference}, {result.status})",
+        staff,
+        raw_status=result.status,
+        details={
+            "amount": amount.decimal_str,
+            "currency": amount.currency,
+            "refund_reference": result.refund_reference,
+            "gateway_status": result.status,
+            "by": staff,
+        },
+    )
+    db.session.refresh(payment)
+    total = Money(payment.refunded_amount, payment.currency)
+    log.info("payment %s: %s refunded by %s (%s)", payment.ref, amount, staff, result.status)
+    full = payment.refunded_amount >= payment.amount
+    moved = False
+    if full:
+        observation = Observation(
+            status=PaymentStatus.REFUNDED,
+            raw_status=f"refund {result.status}"[:64],
+            message="Refunded in full.",
+            raw=dict(result.raw) if result.raw is not None else None,
+        )
+        moved = record_observation(payment, observation, Source.STAFF).transitioned
+    return RefundOutcome(
+        payment.ref, amount, result.refund_reference, result.status, total, full and moved
+    )
+
+
+def _reserve(payment: Payment, amount: Money) -> bool:
+    result = db.session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment.id,
+            Payment.status == PaymentStatus.COMPLETED,
+            Payment.refunded_amount + amount.amount <= Payment.amount,
+        )
+        .values(refunded_amount=Payment.refunded_amount + amount.amount)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _give_back(payment: Payment, amount: Money) -> None:
+    db.session.rollback()
+    db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id)
+        .values(refunded_amount=Payment.refunded_amount - amount.amount)
+    )
+    db.session.commit()
+
+
+def _flag_unknown(payment: Payment, amount: Money, error: GatewayError) -> None:
+    log.warning("payment %s: refund of %s has an unknown outcome: %s", payment.ref, amount, error)
+    db.session.refresh(payment)
+    review = f"refund of {amount} got no answer from the gateway ({error}): check it there"
+    observation = Observation(
+        status=PaymentStatus(payment.status), raw_status="refund unanswered", review=review
+    )
+    record_observation(payment, observation, Source.STAFF)
+
+
+def _event(
+    payment: Payment,
+    kind: str,
+    message: str,
+    staff: str,
+    *,
+    raw_status: str | None = None,
+    details: dict | None = None,
+) -> None:
+    db.session.add(
+        PaymentEvent(
+            payment_id=payment.id,
+            source=Source.STAFF,
+            kind=kind,
+            old_status=payment.status,
+            new_status=payment.status,
+            raw_status=raw_status[:64] if raw_status else None,
+            message=message[:500],
+            details=details or {"by": staff},
+        )
+    )
+    db.session.commit()
+
+
+def _label(payment: Payment) -> str:
+    return _NAMES.get(payment.gateway, payment.gateway)
