@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,6 +79,7 @@ class SandboxEnv:
     GATEWAYS = ("coinpayments", "mpgs", "stripe")
 
     def __init__(self, options: SandboxOptions) -> None:
+        self._initial_options = replace(options)
         self.options = options
         self.clock = Clock()
         self.random = random.Random(options.seed)
@@ -92,7 +93,8 @@ class SandboxEnv:
         self._reset_hooks.append(hook)
 
     def reset(self) -> None:
-        """Forget every payment and put the knobs and the clock back (between tests)."""
+        """Forget every payment; put the knobs, the clock and the options back (between tests)."""
+        self.options = replace(self._initial_options)
         self.knobs = {name: Knobs() for name in self.GATEWAYS}
         self.clock.reset()
         self.notifier.clear()
