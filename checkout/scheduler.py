@@ -66,13 +66,13 @@ def add_sweep_job(scheduler: BaseScheduler, app: Flask, *, first_run_in: float =
     )
 
 
-def start(app: Flask) -> BackgroundScheduler:
+def start(app: Flask, *, first_run_in: float = 5.0) -> BackgroundScheduler:
     """Run the sweep in a background thread of this process (idempotent per app)."""
     existing = app.extensions.get(_EXTENSION)
     if existing is not None:
         return existing
     scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
-    add_sweep_job(scheduler, app)
+    add_sweep_job(scheduler, app, first_run_in=first_run_in)
     scheduler.start()
     app.extensions[_EXTENSION] = scheduler
     atexit.register(_shutdown, scheduler)

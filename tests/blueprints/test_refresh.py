@@ -1,0 +1,137 @@
+"""`/status/<ref>/refresh`: coalesced and rate-limited for shoppers; staff reach the gateway."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import update
+
+from checkout.extensions import db
+from checkout.models import Payment, StaffUser, utcnow
+from tests.conftest import Sandbox
+from tests.reconciliation import (
+    GatewayCalls,
+    completions,
+    events,
+    open_payments,
+    pay_ref,
+    payment,
+    quiet,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_notifications(sandbox: Sandbox) -> None:
+    quiet(sandbox)
+
+
+def _last_checked(ref: str, seconds_ago: float) -> None:
+    db.session.execute(
+        update(Payment)
+        .where(Payment.ref == ref)
+        .values(last_checked_at=utcnow() - timedelta(seconds=seconds_ago))
+    )
+    db.session.commit()
+
+
+@pytest.mark.parametrize("gateway", ["coinpayments", "mpgs", "stripe"])
+def test_a_refresh_storm_makes_one_gateway_call(
+    app: Flask, sandbox: Sandbox, gateway: str, fulfilments: list
+) -> None:
+    [ref] = open_payments(app, gateway, 1)
+    with app.app_context():
+        pay_ref(sandbox, ref)
+        _last_checked(ref, 60)
+    calls = GatewayCalls().watch(app, gateway)
+    sandbox.knobs(gateway, latency_ms=50)  # the first call is still in flight as the rest arrive
+    start = threading.Barrier(24)
+    codes: list[int] = []
+
+    def tab(n: int) -> None:
+        client = app.test_client()
+        start.wait()
+        url = f"/status/{ref}/refresh" if n % 2 else f"/status/{ref}.json"
+        codes.append(client.get(url, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code)
+
+    threads = [threading.Thread(target=tab, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(set(codes)) == [200, 303] and len(codes) == 24
+    assert calls.calls[gateway] == 1
+    with app.app_context():
+        assert payment(ref).status == "COMPLETED"
+        [event] = completions(ref)
+        assert event.source == "poll"
+    assert len(fulfilments) == 1
+
+
+def test_after_the_window_a_refresh_asks_again(app: Flask, sandbox: Sandbox) -> None:
+    [ref] = open_payments(app, "stripe", 1)
+    calls = GatewayCalls().watch(app, "stripe")
+    client = app.test_client()
+    with app.app_context():
+        _last_checked(ref, 60)
+    for _ in range(3):
+        assert client.get(f"/status/{ref}/refresh").headers["Location"] == f"/status/{ref}"
+    assert calls.calls["stripe"] == 1
+    with app.app_context():
+        _last_checked(ref, app.config["REFRESH_COALESCE_SECONDS"] + 1)
+    client.get(f"/status/{ref}/refresh")
+    assert calls.calls["stripe"] == 2
+
+
+def test_shopper_refresh_is_rate_limited(app: Flask, sandbox: Sandbox) -> None:
+    [ref] = open_payments(app, "mpgs", 1)
+    client = app.test_client()
+    codes = [client.get(f"/status/{ref}/refresh").status_code for _ in range(31)]
+    assert codes == [303] * 30 + [429]
+    other = client.get(f"/status/{ref}/refresh", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 303  # per address
+
+
+def test_final_payments_are_not_looked_up_by_shoppers(app: Flask, sandbox: Sandbox) -> None:
+    [ref] = open_payments(app, "stripe", 1)
+    with app.app_context():
+        db.session.execute(
+            update(Payment)
+            .where(Payment.ref == ref)
+            .values(status="EXPIRED", last_checked_at=utcnow() - timedelta(hours=1))
+        )
+        db.session.commit()
+    calls = GatewayCalls().watch(app, "stripe")
+    app.test_client().get(f"/status/{ref}/refresh")
+    assert calls.total == 0
+
+
+def test_staff_pasting_the_url_always_reach_the_gateway(app: Flask, sandbox: Sandbox) -> None:
+    [ref] = open_payments(app, "coinpayments", 1)
+    with app.app_context():
+        user = StaffUser(email="agent@tollgate.test")
+        user.set_password("correct horse battery staple")
+        db.session.add(user)
+        db.session.commit()
+    client = app.test_client()
+    client.post(
+        "/staff/login",
+        data={"email": "agent@tollgate.test", "password": "correct horse battery staple"},
+    )
+    calls = GatewayCalls().watch(app, "coinpayments")
+    for _ in range(35):  # within the coalesce window and past the shoppers' rate limit
+        answer = client.get(f"/status/{ref}/refresh")
+        assert answer.status_code == 303
+        assert answer.headers["Location"] == f"/staff/payments/{ref}"
+    assert calls.calls["coinpayments"] == 35
+    with app.app_context():
+        pay_ref(sandbox, ref)
+    client.get(f"/status/{ref}/refresh")
+    page = client.get(f"/staff/payments/{ref}").text
+    assert 'data-testid="last-raw"' in page and "COMPLETED" in page
+    with app.app_context():
+        [event] = completions(ref)
+        assert event.source == "staff"
+        assert events(ref, kind="error") == []
