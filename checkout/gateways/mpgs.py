@@ -228,7 +228,7 @@ class MpgsGateway(Gateway):
                 "cancelUrl": urls.cancel_url,
                 "timeoutUrl": urls.cancel_url,
                 "timeout": self.session_timeout,
-                "merchant": {"name": self.merchant_name or "Tollgate"},
+                "merchant": {"name": (self.merchant_name or "Tollgate")[:40]},
             },
         }
 
