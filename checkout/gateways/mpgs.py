@@ -332,9 +332,27 @@ class MpgsGateway(Gateway):
     def _after_payment(
         self, payment: Payment, order: Mapping[str, Any], raw_status: str, raw: dict[str, Any]
     ) -> Observation:
-        """Refunds, disputes, chargebacks: recorded and flagged; staff decide what follows."""
+        """Refunds, disputes, chargebacks: recorded and flagged; staff decide what follows.
+
+        Refunds made through our own console are already on the payment (refunded_amount), so
+        an order whose refunded total equals them is simply what we expect and is not flagged.
+        """
         current = S(payment.status)
         keep = current if current != S.CREATED else S.PENDING
+        if raw_status in ("REFUNDED", "PARTIALLY_REFUNDED") and current in (
+            S.COMPLETED,
+            S.REFUNDED,
+        ):
+            try:
+                refunded = Money.parse(order.get("totalRefundedAmount"), str(order.get("currency")))
+            except MoneyError:
+                refunded = None
+            if (
+                refunded is not None
+                and refunded.currency == payment.currency
+                and refunded.amount == (payment.refunded_amount or 0)
+            ):
+                return Observation(keep, raw_status, raw=raw)
         log.warning("payment %s: MPGS order is %s, flagged for staff", payment.ref, raw_status)
         return Observation(
             keep,

@@ -612,3 +612,28 @@ def test_amounts_are_read_as_exact_decimals(sandbox, make_payment):
 
     assert observation.paid == Money(1, "KWD")
     assert Decimal(observation.raw["totalCapturedAmount"]) == Decimal("0.001")
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "flagged"),
+    [(500, "5.00", False), (0, "5.00", True), (500, "7.50", True)],
+    ids=["our-own-refund", "refunded-elsewhere", "more-than-we-know"],
+)
+def test_refunds_we_made_are_not_flagged_others_are(
+    app, sandbox, make_payment, ours, theirs, flagged
+):
+    payment = make_payment(gateway="mpgs", status=S.COMPLETED, refunded_amount=ours)
+    force_order(
+        sandbox,
+        payment.ref,
+        status="PARTIALLY_REFUNDED",
+        totalCapturedAmount="12.50",
+        totalRefundedAmount=theirs,
+    )
+
+    refresh(payment, Source.STAFF)
+
+    payment = reload(payment)
+    assert payment.status == S.COMPLETED
+    assert payment.needs_review is flagged
+    assert [e.kind for e in events(payment)] == (["review"] if flagged else [])
