@@ -27,8 +27,8 @@ from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter
 from ..gateways.registry import get_gateway, option_for
-from ..models import OrderStatus, Payment, PaymentEvent, utcnow
-from ..payments.service import Source, claim_check, refresh
+from ..models import OrderStatus, Payment, utcnow
+from ..payments.service import Source, add_note, claim_check, refresh
 from ..payments.states import WORDS, PaymentStatus, is_final
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def gateway_return(ref: str) -> Response:
     payment = _payment_or_404(ref)
     note = get_gateway(payment.gateway).check_return(payment, request.values.to_dict())
     log.info("payment %s: shopper returned from %s: %s", ref, payment.gateway, note)
-    _add_note(payment, Source.RETURN, note)
+    add_note(payment, Source.RETURN, note)
     refresh(payment, Source.RETURN)
     return redirect(url_for("status.show", ref=ref), 303)
 
@@ -90,7 +90,7 @@ def gateway_return(ref: str) -> Response:
 def gateway_cancel(ref: str) -> Response:
     payment = _payment_or_404(ref)
     log.info("payment %s: shopper left the %s page", ref, payment.gateway)
-    _add_note(payment, Source.RETURN, "shopper cancelled on the hosted page")
+    add_note(payment, Source.RETURN, "shopper cancelled on the hosted page")
     return redirect(url_for("status.show", ref=ref, cancelled=1), 303)
 
 
@@ -152,20 +152,6 @@ def _shopper_refresh(payment: Payment) -> None:
     window = timedelta(seconds=current_app.config["REFRESH_COALESCE_SECONDS"])
     if claim_check(payment, window):
         refresh(payment, Source.POLL)
-
-
-def _add_note(payment: Payment, source: Source, message: str) -> None:
-    db.session.add(
-        PaymentEvent(
-            payment_id=payment.id,
-            source=source,
-            kind="note",
-            old_status=payment.status,
-            new_status=payment.status,
-            message=message[:500],
-        )
-    )
-    db.session.commit()
 
 
 def _payment_or_404(ref: str) -> Payment:

@@ -82,22 +82,19 @@ def record_error(payment: Payment, error: GatewayError, source: Source) -> Outco
             next_check_at=now + backoff_delay(failures),
         )
     )
-    db.session.add(
-        PaymentEvent(
-            payment_id=payment.id,
-            source=source,
-            kind="error",
-            old_status=payment.status,
-            new_status=payment.status,
-            message=f"{type(error).__name__}: {error}",
-        )
-    )
+    db.session.add(_event(payment, source, "error", f"{type(error).__name__}: {error}"))
     db.session.commit()
     log.warning(
         "payment %s: gateway %s error (%s): %s", payment.ref, payment.gateway, source, error
     )
     status = PaymentStatus(payment.status)
     return Outcome(payment.ref, status, status, False, False, error=str(error))
+
+
+def add_note(payment: Payment, source: Source, message: str) -> None:
+    """Put a fact on the payment's timeline without touching its status (a return, a cancel)."""
+    db.session.add(_event(payment, source, "note", message[:500]))
+    db.session.commit()
 
 
 def refresh(payment: Payment, source: Source) -> Outcome:
@@ -204,6 +201,18 @@ def open_checkout(payment: Payment, urls: ReturnUrls) -> None:
         raw=session.raw,
     )
     record_observation(payment, opened, Source.CREATE)
+
+
+def _event(payment: Payment, source: Source, kind: str, message: str) -> PaymentEvent:
+    """An event that records a fact but no transition: old and new status are the same."""
+    return PaymentEvent(
+        payment_id=payment.id,
+        source=source,
+        kind=kind,
+        old_status=payment.status,
+        new_status=payment.status,
+        message=message,
+    )
 
 
 def _reload(payment_id: int) -> Payment:
