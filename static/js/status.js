@@ -8,6 +8,7 @@
   if (!card) { return; }
   var url = card.getAttribute("data-json-url");
   var shownStatus = card.getAttribute("data-status");
+  var shownConfirms = parseInt(card.getAttribute("data-confirms") || "0", 10);
   var countdowns = Array.prototype.slice.call(document.querySelectorAll("[data-field=countdown]"));
   var expiresAt = countdowns.length ? Date.parse(countdowns[0].getAttribute("data-expires-at")) : NaN;
   var delay = 3000;
@@ -60,7 +61,10 @@
       })
       .then(function (data) {
         delay = 3000;
-        if (data.status !== shownStatus) { window.location.reload(); return; }
+        // A new status, or the first confirmation of crypto coins, changes what the page says
+        // (headline, deadline, "pay another way"): let the server render it again.
+        var firstConfirmation = shownConfirms === 0 && (data.confirms_received || 0) > 0;
+        if (data.status !== shownStatus || firstConfirmation) { window.location.reload(); return; }
         update(data);
         if (!data.final) { schedule(delay); }
       })

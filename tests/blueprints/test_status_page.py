@@ -36,7 +36,7 @@ def _crypto_payment(make_payment, **values: Any) -> Payment:
         "pay_address": "mxLTCTsandboxaddress0000000000001",
         "crypto_amount": 15625000,
         "crypto_currency": "LTCT",
-        "confirms_received": 1,
+        "confirms_received": 0,
         "confirms_needed": 3,
         "expires_at": utcnow() + timedelta(minutes=59, seconds=30),
         "last_checked_at": utcnow(),  # a fresh look-up: the JSON twin will not call the gateway
@@ -62,7 +62,7 @@ def test_pending_crypto_page_shows_what_to_send_and_refreshes(
     assert status.find("span", class_="badge").text == "Waiting for payment"
     assert status.get("data-final") == "false"
     assert status.get("data-json-url") == f"/status/{payment.ref}.json"
-    assert "Coins seen, waiting for confirmations" in page.by_id("status-headline").text
+    assert "Send the coins" in page.by_id("status-headline").text
 
     text = page.text
     assert payment.order.product.name in text
@@ -71,7 +71,7 @@ def test_pending_crypto_page_shows_what_to_send_and_refreshes(
     assert page.find(data_testid="pay-address").text == "mxLTCTsandboxaddress0000000000001"
     assert page.by_id("crypto-amount").text == "0.15625000"
     assert "0.15625000 LTCT" in page.find("span", class_="crypto-amount").text
-    assert page.find(data_testid="confirmations").text == "1 of 3"
+    assert page.find(data_testid="confirmations").text == "0 of 3"
     countdown = page.find(data_testid="countdown")
     assert countdown.text.startswith("59 min")
     assert countdown.get("data-expires-at") == payment.expires_at.isoformat()
@@ -86,8 +86,22 @@ def test_pending_crypto_page_shows_what_to_send_and_refreshes(
     links = _links(page)
     assert links["Open the Crypto (CoinPayments) page"] == payment.checkout_url
     assert links["Check now"] == f"/status/{payment.ref}/refresh"
-    # Coins were seen: offering another way to pay would invite a double payment.
-    assert "Pay another way" not in links
+    # Nothing sent yet: another way to pay is offered, with a warning.
+    assert links["Pay another way"] == f"/orders/{payment.order.ref}/pay"
+    assert "Only choose another way if you have not paid" in page.by_id("status").text
+
+
+def test_once_coins_are_seen_the_page_follows_confirmations(
+    client: FlaskClient, make_payment
+) -> None:
+    payment = _crypto_payment(make_payment, confirms_received=1)
+    page = _page(client, payment)
+    assert "Coins seen, waiting for confirmations" in page.by_id("status-headline").text
+    assert "completes after 3 network confirmations" in page.by_id("status").text
+    assert page.find(data_testid="confirmations").text == "1 of 3"
+    # No deadline to race and no second way to pay: that would invite a double payment.
+    assert page.find(data_testid="countdown") is None
+    assert "Pay another way" not in _links(page)
 
 
 def _raw_noscript(head: Element) -> str:
@@ -238,7 +252,7 @@ def test_json_twin_matches_the_page(client: FlaskClient, make_payment) -> None:
     assert data["gateway_label"] == "Crypto (CoinPayments)"
     assert data["pay_address"] == payment.pay_address
     assert (data["crypto_amount"], data["crypto_currency"]) == ("0.15625000", "LTCT")
-    assert (data["confirms_received"], data["confirms_needed"]) == (1, 3)
+    assert (data["confirms_received"], data["confirms_needed"]) == (0, 3)
     assert 3500 < data["seconds_left"] <= 3570
     assert data["fulfilment_code"] is None
 

@@ -83,8 +83,12 @@ class TestWithoutIpns:
 
         page.get_by_role("button", name="Send full amount").click()
         page.get_by_role("button", name="Add a confirmation").click()
-        # The open status page follows the confirmations without a reload...
+        # The open status page follows the confirmations...
         expect(status.get_by_test_id("confirmations")).to_have_text("1 of 2", timeout=15000)
+        expect(
+            status.get_by_role("heading", name="Coins seen, waiting for confirmations")
+        ).to_be_visible()
+        expect(status.get_by_test_id("countdown")).to_have_count(0)
         page.get_by_role("button", name="Add a confirmation").click()
         # ...and reloads itself once the payment is final.
         expect(status.locator(".status-line")).to_have_text("Paid", timeout=15000)
