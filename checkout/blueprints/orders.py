@@ -55,6 +55,9 @@ def _row(order: Order) -> OrderRow:
     if payment is None:
         return OrderRow(order, None, "open", "Not paid yet", None, can_pay=True)
     status = PaymentStatus(payment.status)
+    if status == PaymentStatus.CREATED:
+        # The gateway never opened a checkout (it was down): nothing is under way.
+        return OrderRow(order, payment, "open", "Not paid yet", label, can_pay=True)
     coins_seen = (payment.confirms_received or 0) > 0
     can_pay = status != PaymentStatus.COMPLETED and not coins_seen
     return OrderRow(order, payment, status.value.lower(), WORDS[status], label, can_pay)

@@ -119,3 +119,15 @@ def test_no_url_lists_other_peoples_orders(client: FlaskClient, make_payment) ->
     for url in ("/orders?all=1", f"/orders?ref={payment.order.ref}", "/orders.json"):
         body = client.get(url).get_data(as_text=True)
         assert payment.order.ref not in body and payment.ref not in body
+
+
+def test_an_order_whose_checkout_never_opened_is_not_paid_yet(
+    client: FlaskClient, make_payment
+) -> None:
+    stuck = make_payment(status=PaymentStatus.CREATED)  # the gateway was down at checkout
+    _remember(client, stuck.order)
+    [row] = _rows(client)
+    assert row.find("span", class_="badge").text == "Not paid yet"
+    links = {a.text: a.get("href") for a in row.find_all("a")}
+    pay = next(href for text, href in links.items() if text.startswith("Pay "))
+    assert pay == f"/orders/{stuck.order.ref}/pay"
