@@ -19,7 +19,7 @@ from flask import Flask, request
 
 from checkout.sandbox import credentials
 from checkout.sandbox.server import ThreadedServer
-from checkout.sandbox.stripe import unflatten
+from checkout.sandbox.stripe.params import unflatten
 
 KEY = credentials.STRIPE["secret_key"]
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -196,14 +196,17 @@ def test_a_missing_session_is_a_404_resource_missing(sandbox) -> None:
         ({"mode": None}, "mode", "Missing required param: mode."),
         ({"line_items": None}, "line_items", "Missing required param: line_items."),
         ({"bogus": "1"}, "bogus", "Received unknown parameter: bogus"),
-        ({"expires_at": int(time.time()) + 600}, "expires_at", "at least 30 minutes"),
-        ({"expires_at": int(time.time()) + 86400 + 60}, "expires_at", "less than 24 hours"),
+        ({"expires_in": 600}, "expires_at", "at least 30 minutes"),
+        ({"expires_in": 86400 + 60}, "expires_at", "less than 24 hours"),
         ({"expires_at": "soon"}, "expires_at", "Invalid integer: soon"),
         ({"customer_email": "nope"}, "customer_email", "Invalid email address"),
         ({"success_url": "not a url"}, "success_url", "Not a valid URL"),
     ],
 )
 def test_create_validation_errors(sandbox, overrides, param, message) -> None:
+    overrides = dict(overrides)
+    if "expires_in" in overrides:  # relative to now, not to when the tests were collected
+        overrides["expires_at"] = int(time.time()) + overrides.pop("expires_in")
     params = {k: v for k, v in session_params(**overrides).items() if v is not None}
 
     with pytest.raises(stripe.InvalidRequestError) as caught:
