@@ -28,7 +28,7 @@ from checkout.money import Money
 from checkout.payments.service import Source, open_checkout, refresh
 from checkout.payments.states import PaymentStatus
 from checkout.sandbox import credentials
-from checkout.sandbox.stripe import StripeSandbox
+from checkout.sandbox.stripe.store import StripeSandbox
 
 S = PaymentStatus
 CARD_OK = "4242 4242 4242 4242"

@@ -19,7 +19,8 @@ import requests
 from flask import Flask, request
 
 from checkout.sandbox import credentials
-from checkout.sandbox.mpgs import TEST_CARDS, luhn_ok
+from checkout.sandbox.common import luhn_ok
+from checkout.sandbox.mpgs.cards import TEST_CARDS
 from checkout.sandbox.server import ThreadedServer
 
 MID = credentials.MPGS["merchant_id"]
