@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,13 +121,9 @@ def sweep_pending(
     db.session.add(record)
     db.session.commit()
     log.info("sweep %s (%s) started as %s", record.id, trigger, run.owner)
-    pools: dict[str, ThreadPoolExecutor] = {}
     try:
-        for page in _claimed_pages(run):
-            _sweep_page(run, page, pools, progress)
+        _run_gateways(run, progress)
     finally:
-        for pool in pools.values():
-            pool.shutdown(wait=True)
         _release(run.owner, None)
         _finish(record, run)
     return record
@@ -194,8 +192,8 @@ def _due(scope: _Scope) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def _claimed_pages(run: _Run) -> Iterator[list[tuple[int, str]]]:
-    """Yield pages of (payment id, gateway) that this run has claimed, in id order."""
+def _claimed_pages(run: _Run, gateway_name: str) -> Iterator[list[int]]:
+    """Yield pages of one gateway's payment ids that this run has claimed, in id order."""
     page_size = run.app.config["SWEEP_PAGE_SIZE"]
     lease = timedelta(seconds=run.app.config.get("SWEEP_LEASE_SECONDS", _DEFAULT_LEASE_SECONDS))
     postgres = db.engine.dialect.name == "postgresql"
@@ -204,8 +202,8 @@ def _claimed_pages(run: _Run) -> Iterator[list[tuple[int, str]]]:
         lease_now = utcnow()
         free = or_(Payment.claimed_until.is_(None), Payment.claimed_until < lease_now)
         query = (
-            select(Payment.id, Payment.gateway)
-            .where(_due(run.scope), free, Payment.id > last_id)
+            select(Payment.id)
+            .where(_due(run.scope), Payment.gateway == gateway_name, free, Payment.id > last_id)
             .order_by(Payment.id)
             .limit(page_size)
         )
@@ -240,7 +238,7 @@ def _claimed_pages(run: _Run) -> Iterator[list[tuple[int, str]]]:
             return
         last_id = rows[-1].id
         if won:
-            yield [(row.id, row.gateway) for row in won]
+            yield [row.id for row in won]
 
 
 def _release(owner: str, ids: Sequence[int] | None) -> None:
@@ -254,47 +252,118 @@ def _release(owner: str, ids: Sequence[int] | None) -> None:
 # -- polling ----------------------------------------------------------------------------------
 
 
-def _sweep_page(
-    run: _Run,
-    page: list[tuple[int, str]],
-    pools: dict[str, ThreadPoolExecutor],
-    progress: ProgressCallback | None,
-) -> None:
-    by_gateway: dict[str, list[int]] = defaultdict(list)
-    for payment_id, gateway_name in page:
-        by_gateway[gateway_name].append(payment_id)
+def _run_gateways(run: _Run, progress: ProgressCallback | None) -> None:
+    """One coordinator thread per gateway with due payments; progress reported from here.
 
-    pending: dict[Future[_Tally], tuple[str, int]] = {}
-    for gateway_name, ids in by_gateway.items():
+    Gateways are independent: a slow or broken one does not hold the others back.
+    """
+    names = list(db.session.scalars(select(Payment.gateway).where(_due(run.scope)).distinct()))
+    db.session.commit()
+    done: queue.SimpleQueue[int] = queue.SimpleQueue()
+    with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="sweep") as pool:
+        futures = {pool.submit(_sweep_gateway, run, name, done): name for name in names}
+        while futures:
+            finished, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+            _report(done, progress)
+            for future in finished:
+                name = futures.pop(future)
+                try:
+                    run.tallies[name] = future.result()
+                except Exception:
+                    log.exception("sweep: the %s sweep stopped early", name)
+                    run.tallies[name] = _Tally(errors=1)
+    _report(done, progress)
+
+
+def _report(done: queue.SimpleQueue[int], progress: ProgressCallback | None) -> None:
+    while True:
         try:
-            gateway = _gateway(gateway_name, run.app)
-        except GatewayConfigError as exc:
-            run.tallies[gateway_name].add(_record_errors(ids, exc))
-            continue
-        if gateway_name not in pools:
-            pools[gateway_name] = ThreadPoolExecutor(
-                max_workers=max(1, run.app.config["SWEEP_WORKERS"]),
-                thread_name_prefix=f"sweep-{gateway_name}",
-            )
-        size = max(1, gateway.batch_size)
-        for start in range(0, len(ids), size):
-            batch = ids[start : start + size]
-            future = pools[gateway_name].submit(_poll_batch, run, gateway, batch)
-            pending[future] = (gateway_name, len(batch))
+            size = done.get_nowait()
+        except queue.Empty:
+            return
+        if progress is not None:
+            progress(size)
 
-    while pending:
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in done:
-            gateway_name, size = pending.pop(future)
+
+def _sweep_gateway(run: _Run, name: str, done: queue.SimpleQueue[int]) -> _Tally:
+    with run.app.app_context():
+        sweeper = _GatewaySweep(run, name, done)
+        try:
+            for number, page in enumerate(_claimed_pages(run, name)):
+                sweeper.submit(number, page)
+            sweeper.drain()
+        finally:
+            sweeper.shutdown()
+        return sweeper.tally
+
+
+class _GatewaySweep:
+    """Feeds one gateway's claimed pages to its worker pool, at most two pages in flight.
+
+    Pages overlap, so workers never idle between pages, but no more than two pages of payments
+    are held at once: memory stays flat. A page's claims are released as soon as its last task
+    is done.
+    """
+
+    def __init__(self, run: _Run, name: str, done: queue.SimpleQueue[int]) -> None:
+        self.run = run
+        self.name = name
+        self.done = done
+        self.tally = _Tally()
+        self.workers = max(1, run.app.config["SWEEP_WORKERS"])
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"sweep-{name}")
+        self.futures: dict[Future[_Tally], tuple[int, int]] = {}  # -> (size, page number)
+        self.open_pages: dict[int, list[int]] = {}  # page number -> ids still claimed
+        self.left: dict[int, int] = {}  # page number -> tasks not finished
+        self.limit = 2 * max(1, run.app.config["SWEEP_PAGE_SIZE"])
+        self.in_flight = 0
+        try:
+            self.gateway: Gateway | None = _gateway(name, run.app)
+            self.broken: GatewayConfigError | None = None
+        except GatewayConfigError as exc:
+            self.gateway, self.broken = None, exc
+
+    def submit(self, number: int, ids: list[int]) -> None:
+        if self.gateway is None:
+            assert self.broken is not None
+            self.tally.add(_record_errors(ids, self.broken))
+            _release(self.run.owner, ids)
+            self.done.put(len(ids))
+            return
+        self.open_pages[number] = ids
+        self.left[number] = 0
+        for task in _tasks(ids, self.gateway.batch_size, self.workers):
+            future = self.pool.submit(_poll_task, self.run, self.gateway, task)
+            size = sum(len(batch) for batch in task)
+            self.futures[future] = (size, number)
+            self.left[number] += 1
+            self.in_flight += size
+        while self.in_flight > self.limit:
+            self._collect()
+
+    def drain(self) -> None:
+        while self.futures:
+            self._collect()
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def _collect(self) -> None:
+        finished, _ = wait(self.futures, return_when=FIRST_COMPLETED)
+        for future in finished:
+            size, number = self.futures.pop(future)
             try:
-                run.tallies[gateway_name].add(future.result())
+                self.tally.add(future.result())
             except Exception:
-                # a bug or a database outage in one batch must not stop the others
-                log.exception("sweep: a %s batch of %d payments failed", gateway_name, size)
-                run.tallies[gateway_name].add(_Tally(errors=size))
-            if progress is not None:
-                progress(size)
-    _release(run.owner, [payment_id for payment_id, _ in page])
+                # a bug or a database outage in one task must not stop the others
+                log.exception("sweep: a task of %d %s payments failed", size, self.name)
+                self.tally.add(_Tally(errors=size))
+            self.in_flight -= size
+            self.left[number] -= 1
+            if self.left[number] == 0:
+                del self.left[number]
+                _release(self.run.owner, self.open_pages.pop(number))
+            self.done.put(size)
 
 
 def _gateway(name: str, app: Flask) -> Gateway:
@@ -304,28 +373,45 @@ def _gateway(name: str, app: Flask) -> Gateway:
         raise GatewayConfigError(f"unknown gateway {name!r}") from exc
 
 
-def _poll_batch(run: _Run, gateway: Gateway, ids: list[int]) -> _Tally:
-    """One worker's job: look up one batch and feed the answers to the funnel."""
+def _tasks(ids: list[int], batch_size: int, workers: int) -> list[list[list[int]]]:
+    """Split ids into gateway batches, and the batches into about one task per worker.
+
+    A task loads its payments in one query and works through its batches in turn, so a gateway
+    without a batch API does not pay a query and an app context per payment.
+    """
+    size = max(1, batch_size)
+    batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+    per_task = max(1, -(-len(batches) // max(1, workers)))
+    return [batches[start : start + per_task] for start in range(0, len(batches), per_task)]
+
+
+def _poll_task(run: _Run, gateway: Gateway, batches: list[list[int]]) -> _Tally:
+    """One worker's job: look up its batches one after another, feeding answers to the funnel."""
     with run.app.app_context():
         tally = _Tally()
-        payments = _load(ids)
-        orphans = [p for p in payments if not p.gateway_reference]
-        lookups = [p for p in payments if p.gateway_reference]
-        for payment in orphans:
-            _count(tally, _cancel_orphan(payment))
-        if not lookups:
-            return tally
-        tally.calls += 1
-        try:
-            results = gateway.fetch_statuses(lookups)
-        except GatewayError as exc:
-            results = {payment.ref: exc for payment in lookups}
-        for payment in lookups:
-            answer = results.get(payment.ref)
-            if answer is None:
-                answer = GatewayError("the gateway's batch answer left this payment out")
-            _settle(run.scope, gateway, payment, answer, tally)
+        loaded = {p.id: p for p in _load([i for batch in batches for i in batch])}
+        for batch in batches:
+            _poll_batch(run, gateway, [loaded[i] for i in batch if i in loaded], tally)
         return tally
+
+
+def _poll_batch(run: _Run, gateway: Gateway, payments: list[Payment], tally: _Tally) -> None:
+    orphans = [p for p in payments if not p.gateway_reference]
+    lookups = [p for p in payments if p.gateway_reference]
+    for payment in orphans:
+        _count(tally, _cancel_orphan(payment))
+    if not lookups:
+        return
+    tally.calls += 1
+    try:
+        results = gateway.fetch_statuses(lookups)
+    except GatewayError as exc:
+        results = {payment.ref: exc for payment in lookups}
+    for payment in lookups:
+        answer = results.get(payment.ref)
+        if answer is None:
+            answer = GatewayError("the gateway's batch answer left this payment out")
+        _settle(run.scope, gateway, payment, answer, tally)
 
 
 def _load(ids: list[int]) -> list[Payment]:
@@ -364,7 +450,8 @@ def _settle(
             return
         observation = _expiry(closing, reason)
     try:
-        _count(tally, record_observation(payment, observation, Source.SWEEP))
+        with _writing():
+            _count(tally, record_observation(payment, observation, Source.SWEEP))
     except ConcurrencyError as exc:
         tally.errors += 1
         log.warning("payment %s: sweep gave up this round: %s", payment.ref, exc)
@@ -412,12 +499,14 @@ def _cancel_orphan(payment: Payment) -> Outcome:
         raw_status="no checkout",
         message="The checkout could not be opened, so no payment was taken.",
     )
-    return record_observation(payment, observation, Source.SWEEP)
+    with _writing():
+        return record_observation(payment, observation, Source.SWEEP)
 
 
 def _error(payment: Payment, error: GatewayError, tally: _Tally) -> None:
     tally.errors += 1
-    record_error(payment, error, Source.SWEEP)
+    with _writing():
+        record_error(payment, error, Source.SWEEP)
 
 
 def _record_errors(ids: list[int], error: GatewayError) -> _Tally:
@@ -427,6 +516,19 @@ def _record_errors(ids: list[int], error: GatewayError) -> _Tally:
         tally.checked += 1
         _error(payment, error, tally)
     return tally
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """One write through the funnel, then give the connection back to the pool at once.
+
+    The funnel's closing re-read leaves a transaction (and a pooled connection) open; a worker
+    moving on to its next gateway call must not sit on it.
+    """
+    try:
+        yield
+    finally:
+        db.session.close()
 
 
 def _count(tally: _Tally, outcome: Outcome) -> None:
