@@ -112,11 +112,19 @@ def status_view(payment: Payment) -> dict[str, Any]:
         and order.paid_by_payment_id is not None
         and order.paid_by_payment_id != payment.id
     )
+    # The code is issued just after the commit that paid the order: until it is there, the page
+    # keeps polling so the shopper never sees "Paid" with nothing to activate.
+    preparing = (
+        status == PaymentStatus.COMPLETED
+        and order.paid_by_payment_id == payment.id
+        and not order.fulfilment_code
+    )
     return {
         "ref": payment.ref,
         "status": status.value,
         "status_words": WORDS[status],
-        "final": is_final(status),
+        "final": is_final(status) and not preparing,
+        "preparing_fulfilment": preparing,
         "message": payment.status_message,
         "gateway": payment.gateway,
         "gateway_label": option.label if option else payment.gateway,

@@ -64,7 +64,11 @@
         // A new status, or the first confirmation of crypto coins, changes what the page says
         // (headline, deadline, "pay another way"): let the server render it again.
         var firstConfirmation = shownConfirms === 0 && (data.confirms_received || 0) > 0;
-        if (data.status !== shownStatus || firstConfirmation) { window.location.reload(); return; }
+        var codeArrived = data.fulfilment_code && !document.getElementById("activation-code");
+        if (data.status !== shownStatus || firstConfirmation || codeArrived) {
+          window.location.reload();
+          return;
+        }
         update(data);
         if (!data.final) { schedule(delay); }
       })

@@ -45,7 +45,7 @@ def _crypto_payment(make_payment, **values: Any) -> Payment:
     return make_payment(gateway="coinpayments", **defaults)
 
 
-def _mark_paid(payment: Payment, code: str = "LPA:1$esim.tollgate.test$ABC123") -> None:
+def _mark_paid(payment: Payment, code: str | None = "LPA:1$esim.tollgate.test$ABC123") -> None:
     payment.status = PaymentStatus.COMPLETED
     payment.order.status = "PAID"
     payment.order.paid_by_payment_id = payment.id
@@ -151,6 +151,22 @@ def test_paid_shows_the_activation_code_and_stops_refreshing(
     # An address to send more coins to is not shown once paid.
     assert page.find(data_testid="pay-address") is None
     assert page.find(data_testid="countdown") is None
+
+
+def test_paid_before_the_code_is_issued_keeps_polling_until_it_is(
+    client: FlaskClient, make_payment
+) -> None:
+    payment = _crypto_payment(make_payment, confirms_received=3)
+    _mark_paid(payment, code=None)
+
+    page = _page(client, payment)
+    assert page.by_id("status").get("data-final") == "false"
+    assert "Preparing your eSIM activation code" in page.find(data_testid="preparing-code").text
+    assert client.get(f"/status/{payment.ref}.json").json["final"] is False
+
+    _mark_paid(payment)
+    data = client.get(f"/status/{payment.ref}.json").json
+    assert (data["final"], data["fulfilment_code"]) == (True, "LPA:1$esim.tollgate.test$ABC123")
 
 
 @pytest.mark.parametrize(
