@@ -406,6 +406,20 @@ def test_refund_errors(sandbox, no_webhooks, params, status, code) -> None:
     assert caught.value.code == code
 
 
+def test_a_refused_refund_leaves_the_charge_refundable(sandbox, no_webhooks) -> None:
+    intent = _paid_intent(sandbox)
+    client = sdk(sandbox)
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.refunds.create(
+            params={"payment_intent": intent.id, "amount": 250, "metadata": {"k" * 41: "v"}}
+        )
+    full = client.v1.refunds.create(params={"payment_intent": intent.id})
+
+    assert caught.value.param == f"metadata[{'k' * 41}]"
+    assert full.amount == 1250
+
+
 def test_an_unpaid_intent_cannot_be_refunded(sandbox, no_webhooks) -> None:
     client = sdk(sandbox)
     session = client.v1.checkout.sessions.create(params=session_params())

@@ -42,6 +42,7 @@ def create_refund(state: StripeSandbox, params: dict[str, Any]) -> dict[str, Any
             "reason",
             "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
         )
+    refund_metadata = metadata(params.get("metadata"), "metadata")  # validated before any change
     charge["amount_refunded"] += amount
     charge["refunded"] = charge["amount_refunded"] == charge["amount"]
     refund = {
@@ -52,7 +53,7 @@ def create_refund(state: StripeSandbox, params: dict[str, Any]) -> dict[str, Any
         "charge": charge["id"],
         "created": state.env.clock.timestamp(),
         "currency": charge["currency"],
-        "metadata": metadata(params.get("metadata"), "metadata"),
+        "metadata": refund_metadata,
         "payment_intent": charge["payment_intent"],
         "reason": reason,
         "status": "succeeded",
