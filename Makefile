@@ -30,12 +30,12 @@ system-deps:
 	bash scripts/system-deps.sh
 
 test: venv system-deps
-	$(PY) -m ruff check checkout tests bench
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 lint: venv
-	$(PY) -m ruff check checkout tests bench
-	$(PY) -m ruff format --check checkout tests bench
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: venv
 	$(PY) bench/sweep.py
