@@ -28,6 +28,7 @@ from tests.reconciliation import (
     due_now,
     events,
     open_payments,
+    pay,
     pay_ref,
     payment,
     quiet,
@@ -203,6 +204,29 @@ def test_gateway_side_expiry_needs_no_extra_call(app: Flask, sandbox: Sandbox) -
         run = sweep_pending("test")
         assert payment(ref).status == "EXPIRED"
         assert run.expired == 1 and calls.calls["coinpayments"] == 1
+
+
+def test_paid_while_being_expired_completes_instead(
+    app: Flask, sandbox: Sandbox, fulfilments: list
+) -> None:
+    [ref] = open_payments(app, "coinpayments", 1)
+    client = get_gateway("coinpayments", app)
+    original = client.expire
+
+    def shopper_pays_first(payment: Payment) -> Any:
+        # the coins confirm just as the sweep gives up on them
+        pay(sandbox, payment.gateway, payment.checkout_url, payment.gateway_reference)
+        return original(payment)
+
+    client.expire = shopper_pays_first  # type: ignore[method-assign]
+    with app.app_context():
+        due_now()
+        run = sweep_pending("test", now=utcnow() + timedelta(hours=2))
+        row = payment(ref)
+        assert row.status == "COMPLETED" and not row.late
+        assert events(ref, new_status="EXPIRED") == []
+        assert run.expired == 0 and run.changed == 1 and run.gateway_calls == 2
+    assert len(fulfilments) == 1
 
 
 def test_late_coins_after_the_sweep_expired_the_payment_complete_it_flagged(
