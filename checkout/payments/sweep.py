@@ -61,7 +61,7 @@ ProgressCallback = Callable[[int], None]
 
 @dataclass
 class _Tally:
-    """Counters for one gateway in one run (merged in the sweeping thread only)."""
+    """Counters for one gateway in one run; each is added up by that gateway's coordinator."""
 
     checked: int = 0
     changed: int = 0
@@ -91,7 +91,7 @@ class _Run:
     app: Flask
     scope: _Scope
     owner: str
-    tallies: dict[str, _Tally] = field(default_factory=lambda: defaultdict(_Tally))
+    tallies: dict[str, _Tally] = field(default_factory=dict)  # gateway -> its counters
 
 
 def sweep_pending(
