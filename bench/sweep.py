@@ -23,6 +23,7 @@ import argparse
 import gc
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -397,6 +398,7 @@ def main() -> None:
         assert sandbox.stdin is not None
         sandbox.stdin.close()
         sandbox.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
