@@ -6,7 +6,17 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -99,6 +109,8 @@ class Payment(db.Model):
     """One attempt to pay one order through one gateway."""
 
     __tablename__ = "payments"
+    # the sweep pages through one gateway's open payments in id order
+    __table_args__ = (Index("ix_payments_sweep", "gateway", "status", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(40), unique=True, default=lambda: new_ref("pay"))

@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 
 #: a CREATED payment younger than this may still be waiting for its gateway's answer
 CREATED_GRACE = timedelta(minutes=1)
-_DEFAULT_LEASE_SECONDS = 300
 _OPEN = (PaymentStatus.PENDING, PaymentStatus.CREATED)
 
 ProgressCallback = Callable[[int], None]
@@ -195,7 +194,7 @@ def _due(scope: _Scope) -> ColumnElement[bool]:
 def _claimed_pages(run: _Run, gateway_name: str) -> Iterator[list[int]]:
     """Yield pages of one gateway's payment ids that this run has claimed, in id order."""
     page_size = run.app.config["SWEEP_PAGE_SIZE"]
-    lease = timedelta(seconds=run.app.config.get("SWEEP_LEASE_SECONDS", _DEFAULT_LEASE_SECONDS))
+    lease = timedelta(seconds=run.app.config["SWEEP_LEASE_SECONDS"])
     postgres = db.engine.dialect.name == "postgresql"
     last_id = 0
     while True:
