@@ -11,13 +11,13 @@ commit of the transition that claimed it: one fulfilment per order, whatever the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -62,11 +62,90 @@ def record_observation(payment: Payment, observation: Observation, source: Sourc
     payment_id = payment.id
     for _ in range(_MAX_ATTEMPTS):
         current = _reload(payment_id)
-        order_paid_by = _order_paid_by(current)
-        decision = decide(current, observation, order_paid_by=order_paid_by)
+        decision = decide(current, observation, order_paid_by=_order_paid_by(current))
+        ref = current.ref  # read before the commit expires the row
         if _apply(current, observation, decision, source):
-            return _after_commit(current, decision)
+            return _after_commit(current, ref, decision)
     raise ConcurrencyError(f"payment {payment.ref} changed {_MAX_ATTEMPTS} times while deciding")
+
+
+def record_observations(
+    pairs: Sequence[tuple[Payment, Observation]], source: Source
+) -> list[Outcome]:
+    """Apply many answers at once: the sweep's path, where nearly every answer is "no change".
+
+    The batch's current rows (and their orders' payer) are read in one query and each pair is
+    decided by the same `decide()`. Answers that change nothing but the bookkeeping are written
+    with one compare-and-set UPDATE per row, sent as one executemany, in one transaction: the
+    same values `record_observation` writes for them, and no event, as there. Everything else
+    (a transition, a review, a refusal) goes through `record_observation` one by one, so its
+    rules, events and fulfilment are exactly the single path's. If any compare-and-set in the
+    batch loses, the whole batch is rolled back and every pair takes the single path, which
+    re-reads and decides again. A payment that keeps changing under us gets an Outcome with
+    `error` set instead of raising, so one busy payment does not cost the rest of the batch.
+    """
+    outcomes: dict[int, Outcome] = {}
+    single: list[int] = []
+    by_id = {payment.id: (payment, observation) for payment, observation in pairs}
+    db.session.rollback()
+    rows = db.session.execute(
+        select(Payment, Order.paid_by_payment_id)
+        .join(Order, Order.id == Payment.order_id)
+        .where(Payment.id.in_(list(by_id)))
+        .execution_options(populate_existing=True)
+    ).all()
+    now = utcnow()
+    writes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    quiet: list[tuple[int, PaymentStatus]] = []
+    for current, order_paid_by in rows:
+        observation = by_id[current.id][1]
+        decision = decide(current, observation, order_paid_by=order_paid_by)
+        if decision.kind != "none":
+            single.append(current.id)
+            continue
+        values = _bookkeeping(current, observation, now)
+        values["version"] = current.version + 1
+        params = {f"v_{key}": value for key, value in values.items()}
+        params.update(b_id=current.id, b_version=current.version)
+        writes.setdefault(frozenset(values), []).append(params)
+        quiet.append((current.id, decision.old))
+    single.extend(payment_id for payment_id in by_id if payment_id not in {r[0].id for r in rows})
+    if quiet and _write_quietly(writes, len(quiet)):
+        for payment_id, status in quiet:
+            outcomes[payment_id] = Outcome(by_id[payment_id][0].ref, status, status, False, False)
+    else:
+        single.extend(payment_id for payment_id, _ in quiet)
+    for payment_id in single:
+        payment, observation = by_id[payment_id]
+        try:
+            outcomes[payment_id] = record_observation(payment, observation, source)
+        except ConcurrencyError as exc:
+            log.warning("payment %s: %s", payment.ref, exc)
+            status = PaymentStatus(payment.status)
+            outcomes[payment_id] = Outcome(payment.ref, status, status, False, False, str(exc))
+    return [outcomes[payment.id] for payment, _ in pairs]
+
+
+def _write_quietly(writes: dict[frozenset[str], list[dict[str, Any]]], expected: int) -> bool:
+    """The batch's bookkeeping-only updates, all or none. False when any compare-and-set lost."""
+    table = Payment.__table__
+    sane = db.engine.dialect.supports_sane_multi_rowcount
+    written = 0
+    for keys, params in writes.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+            .values({key: bindparam(f"v_{key}") for key in keys})
+        )
+        if sane:
+            written += db.session.execute(statement, params).rowcount
+        else:  # the driver cannot count an executemany: one statement per row
+            written += sum(db.session.execute(statement, row).rowcount for row in params)
+    if written != expected:
+        db.session.rollback()
+        return False
+    db.session.commit()
+    return True
 
 
 def record_error(payment: Payment, error: GatewayError, source: Source) -> Outcome:
@@ -286,16 +365,23 @@ def _bookkeeping(current: Payment, observation: Observation, now: datetime) -> d
     return values
 
 
-def _after_commit(payment: Payment, decision: Decision) -> Outcome:
-    db.session.refresh(payment)
+def _after_commit(payment: Payment, ref: str, decision: Decision) -> Outcome:
+    """Log and fulfil after the commit; re-read the row only when something changed on it.
+
+    A look that changed nothing but the bookkeeping needs no fresh copy: nobody reads it here
+    (a caller that does gets it loaded on access, the commit expired it), and skipping the
+    re-read saves a query per sweep answer.
+    """
+    if decision.kind != "none":
+        db.session.refresh(payment)
     if decision.transitioned:
         log.info(
             "payment %s: %s -> %s (%s)",
-            payment.ref,
+            ref,
             decision.old,
             decision.new,
             decision.reason or "gateway",
         )
     if decision.fulfils:
         payment_completed.send(payment, order=payment.order)
-    return Outcome(payment.ref, decision.old, decision.new, decision.transitioned, decision.fulfils)
+    return Outcome(ref, decision.old, decision.new, decision.transitioned, decision.fulfils)

@@ -11,8 +11,9 @@ reach a final status anyway. One run:
    conditional lease update (`claimed_until`) elsewhere;
 3. asks each gateway in batches of its `batch_size` through a bounded worker pool per gateway
    (SWEEP_WORKERS threads, each with its own app context and database session);
-4. feeds every answer to `record_observation` and every transport error to `record_error`,
-   which backs the payment off. Nothing here writes a status itself.
+4. feeds every answer to the funnel (a task's plain answers together through
+   `record_observations`, expiries through `record_observation`) and every transport error to
+   `record_error`, which backs the payment off. Nothing here writes a status itself.
 
 A payment the gateway still calls pending past `expires_at` + SWEEP_GRACE_SECONDS, or that is
 leaving the SWEEP_WINDOW_HOURS window, has its checkout closed (`gateway.expire`, which Stripe
@@ -46,7 +47,14 @@ from ..extensions import db
 from ..gateways.base import Gateway, GatewayConfigError, GatewayError, Observation
 from ..gateways.registry import get_gateway
 from ..models import Order, Payment, SweepRun, utcnow
-from .service import ConcurrencyError, Outcome, Source, record_error, record_observation
+from .service import (
+    ConcurrencyError,
+    Outcome,
+    Source,
+    record_error,
+    record_observation,
+    record_observations,
+)
 from .states import PaymentStatus
 
 log = logging.getLogger(__name__)
@@ -385,16 +393,30 @@ def _tasks(ids: list[int], batch_size: int, workers: int) -> list[list[list[int]
 
 
 def _poll_task(run: _Run, gateway: Gateway, batches: list[list[int]]) -> _Tally:
-    """One worker's job: look up its batches one after another, feeding answers to the funnel."""
+    """One worker's job: look up its batches one after another, feeding answers to the funnel.
+
+    Plain answers are held until the task's look-ups are done (at most a task's worth, a
+    fraction of a page) and then written together through `record_observations`: one read and
+    one write for the lot instead of several queries and a commit each. Expiries, orphans and
+    errors are written as they come, through the single-payment paths.
+    """
     with run.app.app_context():
         tally = _Tally()
         loaded = {p.id: p for p in _load([i for batch in batches for i in batch])}
+        answers: list[tuple[Payment, Observation]] = []
         for batch in batches:
-            _poll_batch(run, gateway, [loaded[i] for i in batch if i in loaded], tally)
+            _poll_batch(run, gateway, [loaded[i] for i in batch if i in loaded], tally, answers)
+        _record(answers, tally)
         return tally
 
 
-def _poll_batch(run: _Run, gateway: Gateway, payments: list[Payment], tally: _Tally) -> None:
+def _poll_batch(
+    run: _Run,
+    gateway: Gateway,
+    payments: list[Payment],
+    tally: _Tally,
+    answers: list[tuple[Payment, Observation]],
+) -> None:
     orphans = [p for p in payments if not p.gateway_reference]
     lookups = [p for p in payments if p.gateway_reference]
     for payment in orphans:
@@ -410,7 +432,18 @@ def _poll_batch(run: _Run, gateway: Gateway, payments: list[Payment], tally: _Ta
         answer = results.get(payment.ref)
         if answer is None:
             answer = GatewayError("the gateway's batch answer left this payment out")
-        _settle(run.scope, gateway, payment, answer, tally)
+        _settle(run.scope, gateway, payment, answer, tally, answers)
+
+
+def _record(answers: list[tuple[Payment, Observation]], tally: _Tally) -> None:
+    if not answers:
+        return
+    with _writing():
+        outcomes = record_observations(answers, Source.SWEEP)
+    for outcome in outcomes:
+        if outcome.error:
+            tally.errors += 1
+        _count(tally, outcome)
 
 
 def _load(ids: list[int]) -> list[Payment]:
@@ -433,6 +466,7 @@ def _settle(
     payment: Payment,
     answer: Observation | GatewayError,
     tally: _Tally,
+    answers: list[tuple[Payment, Observation]],
 ) -> None:
     tally.checked += 1
     if isinstance(answer, GatewayError):
@@ -440,14 +474,16 @@ def _settle(
         return
     observation = answer
     reason = _deadline_reason(scope, payment, observation)
-    if reason is not None:
-        tally.calls += 1
-        try:
-            closing = gateway.expire(payment)
-        except GatewayError as exc:
-            _error(payment, exc, tally)
-            return
-        observation = _expiry(closing, reason)
+    if reason is None:
+        answers.append((payment, observation))  # written with the rest of the task's answers
+        return
+    tally.calls += 1
+    try:
+        closing = gateway.expire(payment)
+    except GatewayError as exc:
+        _error(payment, exc, tally)
+        return
+    observation = _expiry(closing, reason)
     try:
         with _writing():
             _count(tally, record_observation(payment, observation, Source.SWEEP))

@@ -7,13 +7,21 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
+from sqlalchemy import update
 
 from checkout.extensions import db
 from checkout.gateways.base import GatewayUnavailable, Observation
 from checkout.models import Order, OrderStatus, Payment, PaymentEvent, utcnow
 from checkout.money import Money
+from checkout.payments import service
 from checkout.payments.decision import DUPLICATE_REVIEW
-from checkout.payments.service import Source, claim_check, record_error, record_observation
+from checkout.payments.service import (
+    Source,
+    claim_check,
+    record_error,
+    record_observation,
+    record_observations,
+)
 from checkout.payments.states import PaymentStatus
 
 S = PaymentStatus
@@ -235,3 +243,153 @@ def test_concurrent_observations_make_one_transition_and_one_fulfilment(
         assert payment.status == S.COMPLETED
         assert len(events(payment, "transition")) == 1
     assert sorted(ref for ref, _ in fulfilments) == sorted(p.ref for p in payments)
+
+
+# -- the batched path (the sweep's): same rules, same rows, same events as one by one -----------
+
+
+def pending(raw_status: str = "0", **values) -> Observation:
+    return Observation(
+        status=S.PENDING, raw_status=raw_status, raw={"status": raw_status}, **values
+    )
+
+
+def _scenario(make_payment) -> list[tuple[Payment, Observation]]:
+    """One of each kind of answer a sweep meets: quiet, paid, wrong money, refused, late, review."""
+    paid_order = make_payment()
+    record_observation(paid_order, paid(), Source.IPN)
+    duplicate = Payment(
+        order_id=paid_order.order_id,
+        gateway="stripe",
+        amount=1250,
+        currency="USD",
+        status=S.PENDING,
+    )
+    db.session.add(duplicate)
+    db.session.commit()
+    return [
+        (make_payment(), pending()),
+        (make_payment(), pending("1", confirms_received=1, confirms_needed=3)),
+        (make_payment(), paid()),
+        (make_payment(), paid(1249)),
+        (make_payment(status=S.COMPLETED), pending()),
+        (make_payment(status=S.EXPIRED), paid()),
+        (make_payment(), pending("AUTHORIZED", review="authorized, not captured")),
+        (duplicate, paid()),
+        (make_payment(), pending()),
+    ]
+
+
+def _state(payment: Payment) -> tuple:
+    row = reload(payment)
+    order = db.session.get(Order, row.order_id)
+    return (
+        row.status,
+        row.version,
+        row.needs_review,
+        row.review_reason,
+        row.late,
+        row.failure_count,
+        row.confirms_received,
+        row.last_raw,
+        row.last_checked_at is not None,
+        order.status,
+        order.paid_by_payment_id == row.id,
+        [(e.kind, e.old_status, e.new_status, e.raw_status, e.message) for e in events(row)],
+    )
+
+
+def test_the_batch_path_gives_exactly_what_one_by_one_gives(make_payment, fulfilments):
+    one_by_one = _scenario(make_payment)
+    batched = _scenario(make_payment)
+    fulfilments.clear()
+
+    single = [record_observation(p, o, Source.SWEEP) for p, o in one_by_one]
+    single_fulfilled = [ref for ref, _ in fulfilments]
+    fulfilments.clear()
+    together = record_observations(batched, Source.SWEEP)
+
+    assert [(o.old_status, o.new_status, o.transitioned, o.fulfilled) for o in together] == [
+        (o.old_status, o.new_status, o.transitioned, o.fulfilled) for o in single
+    ]
+    assert [o.payment_ref for o in together] == [p.ref for p, _ in batched]
+    assert [_state(p) for p, _ in batched] == [_state(p) for p, _ in one_by_one]
+    by_position = {p.ref: i for i, (p, _) in enumerate(one_by_one)}
+    by_position.update({p.ref: i for i, (p, _) in enumerate(batched)})
+    assert [by_position[ref] for ref, _ in fulfilments] == [
+        by_position[ref] for ref in single_fulfilled
+    ]
+    assert len(fulfilments) == 2  # the paid one and the late one; the duplicate is not
+
+
+def test_quiet_answers_are_bookkeeping_only_and_fulfil_once_when_repeated(
+    make_payment, fulfilments
+):
+    payments = [make_payment() for _ in range(3)]
+    versions = [p.version for p in payments]
+
+    record_observations([(p, paid()) for p in payments], Source.SWEEP)
+    outcomes = record_observations([(p, paid()) for p in payments], Source.SWEEP)
+
+    assert not any(o.transitioned or o.fulfilled or o.error for o in outcomes)
+    assert len(fulfilments) == 3
+    for payment, version in zip(payments, versions, strict=True):
+        payment = reload(payment)
+        assert payment.status == S.COMPLETED
+        assert payment.version == version + 2
+        assert [e.kind for e in events(payment)] == ["transition"]
+
+
+def test_a_lost_compare_and_set_sends_the_batch_through_the_single_path(
+    app: Flask, make_payment, monkeypatch
+):
+    """Another writer completes a payment between the batch's read and its write."""
+    payments = [make_payment() for _ in range(3)]
+    raced = payments[1]
+    real_decide = service.decide
+    raced_once: list[int] = []
+
+    def decide_then_race(payment, observation, *, order_paid_by):
+        decision = real_decide(payment, observation, order_paid_by=order_paid_by)
+        if payment.id == raced.id and not raced_once:
+            raced_once.append(payment.id)
+            with db.engine.begin() as other:  # a second connection: a real concurrent writer
+                other.execute(
+                    update(Payment)
+                    .where(Payment.id == raced.id)
+                    .values(status=S.COMPLETED, version=Payment.version + 1)
+                )
+        return decision
+
+    monkeypatch.setattr(service, "decide", decide_then_race)
+    versions = {p.id: p.version for p in payments}
+
+    outcomes = record_observations([(p, pending()) for p in payments], Source.SWEEP)
+
+    assert raced_once
+    assert [o.error for o in outcomes] == [None, None, None]
+    assert reload(raced).status == S.COMPLETED
+    [refused] = events(raced, "refused")
+    assert "COMPLETED -> PENDING is not allowed" in refused.message
+    for payment in payments:
+        row = reload(payment)
+        assert row.version == versions[payment.id] + (2 if payment.id == raced.id else 1)
+        assert row.last_raw == {"status": "0"}
+    assert events(payments[0]) == [] and events(payments[2]) == []
+
+
+def test_a_payment_that_keeps_changing_is_an_error_outcome_not_an_exception(
+    make_payment, monkeypatch
+):
+    busy, calm = make_payment(), make_payment()
+
+    def always_busy(payment, observation, source):
+        raise service.ConcurrencyError(f"payment {payment.ref} changed 8 times while deciding")
+
+    monkeypatch.setattr(service, "record_observation", always_busy)
+    outcomes = record_observations([(busy, paid()), (calm, pending())], Source.SWEEP)
+
+    assert outcomes[0].error and "changed 8 times" in outcomes[0].error
+    assert not outcomes[0].transitioned
+    assert outcomes[1].error is None and reload(calm).last_raw == {"status": "0"}
+    assert reload(busy).status == S.PENDING
