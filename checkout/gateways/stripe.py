@@ -34,6 +34,7 @@ from .base import (
     RefundResult,
     ReturnUrls,
 )
+from .transport import pooled_session, proxies_for
 
 if TYPE_CHECKING:
     from ..models import Payment
@@ -96,11 +97,18 @@ class StripeGateway(Gateway):
         connect_timeout: float = 3.05,
         read_timeout: float = 15.0,
     ) -> None:
+        # one pooled session shared by the sweep's threads, reading the environment once (see
+        # transport.pooled_session): the SDK's default re-reads it on every call
+        http_client = stripe.RequestsClient(
+            timeout=(connect_timeout, read_timeout),
+            session=pooled_session(),
+            proxy=proxies_for(api_base) or None,
+        )
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base},
             max_network_retries=max_network_retries,
-            http_client=stripe.RequestsClient(timeout=(connect_timeout, read_timeout)),
+            http_client=http_client,
         )
         self._webhook_secret = webhook_secret
         self._tolerance = webhook_tolerance
