@@ -441,3 +441,27 @@ def test_unreachable_gateway_is_an_error_not_a_failure(app: Flask, sandbox: Sand
         row = payment(ref)
         assert row.status == "PENDING" and row.failure_count == 1
         assert "connection refused" in events(ref, kind="error")[0].message
+
+
+def test_still_pending_answers_get_bookkeeping_only_in_one_batch(
+    app: Flask, sandbox: Sandbox
+) -> None:
+    """The sweep's batched write: last look, schedule, reset failures, one version; no event."""
+    refs = [ref for name in GATEWAYS for ref in open_payments(app, name, 3)]
+    with app.app_context():
+        for ref in refs:
+            _set(ref, failure_count=2)
+        before = {ref: (payment(ref).version, len(events(ref))) for ref in refs}
+        due_now()
+        run = sweep_pending("test")
+
+        assert (run.checked, run.changed, run.errors) == (len(refs), 0, 0)
+        for ref in refs:
+            row = payment(ref)
+            version, event_count = before[ref]
+            assert row.status == "PENDING"
+            assert row.version == version + 1
+            assert row.failure_count == 0
+            assert row.last_checked_at is not None and row.next_check_at > utcnow()
+            assert row.last_raw
+            assert len(events(ref)) == event_count
