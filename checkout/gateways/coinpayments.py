@@ -137,8 +137,8 @@ class CoinPaymentsGateway(Gateway):
             ipn_secret=config.get("COINPAYMENTS_IPN_SECRET") or "",
             currency2=config.get("COINPAYMENTS_CURRENCY2") or "BTC",
             transport=HttpTransport(
-                connect_timeout=float(config.get("GATEWAY_CONNECT_TIMEOUT", 3.05)),
-                read_timeout=float(config.get("GATEWAY_READ_TIMEOUT", 15.0)),
+                connect_timeout=config["GATEWAY_CONNECT_TIMEOUT"],
+                read_timeout=config["GATEWAY_READ_TIMEOUT"],
             ),
         )
 

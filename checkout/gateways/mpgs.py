@@ -172,8 +172,8 @@ class MpgsGateway(Gateway):
             merchant_name=config.get("MPGS_MERCHANT_NAME", ""),
             session_timeout=config.get("MPGS_SESSION_TIMEOUT", 900),
             operation=config.get("MPGS_OPERATION", SUPPORTED_OPERATION),
-            connect_timeout=config.get("GATEWAY_CONNECT_TIMEOUT", 3.05),
-            read_timeout=config.get("GATEWAY_READ_TIMEOUT", 15.0),
+            connect_timeout=config["GATEWAY_CONNECT_TIMEOUT"],
+            read_timeout=config["GATEWAY_READ_TIMEOUT"],
         )
 
     @classmethod

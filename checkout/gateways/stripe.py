@@ -123,8 +123,8 @@ class StripeGateway(Gateway):
             max_network_retries=int(config.get("STRIPE_MAX_NETWORK_RETRIES", 2)),
             session_lifetime=int(config.get("STRIPE_SESSION_LIFETIME", 1800)),
             webhook_tolerance=int(config.get("STRIPE_WEBHOOK_TOLERANCE", 300)),
-            connect_timeout=float(config.get("GATEWAY_CONNECT_TIMEOUT", 3.05)),
-            read_timeout=float(config.get("GATEWAY_READ_TIMEOUT", 15.0)),
+            connect_timeout=config["GATEWAY_CONNECT_TIMEOUT"],
+            read_timeout=config["GATEWAY_READ_TIMEOUT"],
         )
 
     # -- checkout -------------------------------------------------------------------------------
