@@ -49,7 +49,7 @@ from checkout.extensions import db  # noqa: E402
 from checkout.gateways.base import ReturnUrls  # noqa: E402
 from checkout.gateways.registry import get_gateway  # noqa: E402
 from checkout.models import Order, Payment, Product  # noqa: E402
-from checkout.payments.service import Source, refresh  # noqa: E402
+from checkout.payments.service import Source, checkout_values, refresh  # noqa: E402
 from checkout.payments.states import PaymentStatus  # noqa: E402
 from checkout.payments.sweep import sweep_pending  # noqa: E402
 
@@ -205,21 +205,7 @@ def add_payments(app: Any, gateways: list[str], n: int, workers: int = 16) -> No
             status_url=f"{base}/status/{payment.ref}",
         )
         session = get_gateway(payment.gateway, app).create_checkout(payment, urls)
-        values: dict[str, Any] = {
-            "id": payment.id,
-            "gateway_reference": session.gateway_reference,
-            "checkout_url": session.redirect_url,
-            "gateway_secret": session.secret,
-            "expires_at": session.expires_at,
-        }
-        if session.crypto:
-            values.update(
-                pay_address=session.crypto.address,
-                crypto_amount=session.crypto.amount.amount,
-                crypto_currency=session.crypto.amount.currency,
-                confirms_needed=session.crypto.confirms_needed,
-            )
-        return values
+        return {"id": payment.id, **checkout_values(payment, session)}
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(open_one, fresh))

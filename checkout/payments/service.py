@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..gateways.base import GatewayError, Observation, ReturnUrls
+from ..gateways.base import CheckoutSession, GatewayError, Observation, ReturnUrls
 from ..gateways.registry import get_gateway
 from ..models import Order, OrderStatus, Payment, PaymentEvent, utcnow
 from .decision import Decision, decide
@@ -247,6 +247,27 @@ def open_checkout(payment: Payment, urls: ReturnUrls) -> None:
     except GatewayError as exc:
         record_error(payment, exc, Source.CREATE)
         raise
+    values = checkout_values(payment, session)
+    db.session.execute(update(Payment).where(Payment.id == payment.id).values(**values))
+    db.session.commit()
+    log.info(
+        "payment %s: %s checkout opened as %s",
+        payment.ref,
+        payment.gateway,
+        session.gateway_reference,
+    )
+    opened = Observation(
+        status=PaymentStatus.PENDING,
+        raw_status="checkout opened",
+        gateway_reference=session.gateway_reference,
+        expires_at=session.expires_at,
+        raw=session.raw,
+    )
+    record_observation(payment, opened, Source.CREATE)
+
+
+def checkout_values(payment: Payment, session: CheckoutSession) -> dict[str, Any]:
+    """The payment columns a freshly opened checkout fills in (the crypto facts if any)."""
     values: dict[str, Any] = {
         "gateway_reference": session.gateway_reference,
         "checkout_url": session.redirect_url,
@@ -264,22 +285,7 @@ def open_checkout(payment: Payment, urls: ReturnUrls) -> None:
             confirms_needed=session.crypto.confirms_needed,
             confirms_received=0,
         )
-    db.session.execute(update(Payment).where(Payment.id == payment.id).values(**values))
-    db.session.commit()
-    log.info(
-        "payment %s: %s checkout opened as %s",
-        payment.ref,
-        payment.gateway,
-        session.gateway_reference,
-    )
-    opened = Observation(
-        status=PaymentStatus.PENDING,
-        raw_status="checkout opened",
-        gateway_reference=session.gateway_reference,
-        expires_at=session.expires_at,
-        raw=session.raw,
-    )
-    record_observation(payment, opened, Source.CREATE)
+    return values
 
 
 def _event(payment: Payment, source: Source, kind: str, message: str) -> PaymentEvent:
