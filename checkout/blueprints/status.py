@@ -52,6 +52,7 @@ def show(ref: str) -> str:
         if (payment.gateway_data or {}).get("launch_script")
         else None,
         cancelled=request.args.get("cancelled") == "1",
+        timed_out=request.args.get("timed_out") == "1",
     )
 
 
@@ -92,6 +93,15 @@ def gateway_cancel(ref: str) -> Response:
     log.info("payment %s: shopper left the %s page", ref, payment.gateway)
     add_note(payment, Source.RETURN, "shopper cancelled on the hosted page")
     return redirect(url_for("status.show", ref=ref, cancelled=1), 303)
+
+
+@bp.route("/status/<ref>/timeout", methods=["GET", "POST"])
+def gateway_timeout(ref: str) -> Response:
+    """The hosted page's own clock ran out: say so, rather than that the shopper left."""
+    payment = _payment_or_404(ref)
+    log.info("payment %s: the %s page timed out", ref, payment.gateway)
+    add_note(payment, Source.RETURN, "the hosted payment page timed out")
+    return redirect(url_for("status.show", ref=ref, timed_out=1), 303)
 
 
 def status_view(payment: Payment) -> dict[str, Any]:

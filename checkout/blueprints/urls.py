@@ -22,4 +22,5 @@ def return_urls(gateway: str, payment_ref: str) -> ReturnUrls:
         cancel_url=external_url("status.gateway_cancel", ref=payment_ref),
         notify_url=external_url("ipn.receive", gateway=gateway),
         status_url=external_url("status.show", ref=payment_ref),
+        timeout_url=external_url("status.gateway_timeout", ref=payment_ref),
     )

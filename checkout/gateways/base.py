@@ -63,6 +63,7 @@ class ReturnUrls:
     cancel_url: str  # ... or here after giving up on the hosted page
     notify_url: str  # IPN / webhook endpoint for this gateway
     status_url: str  # the payment's status page
+    timeout_url: str = ""  # ... or here when the hosted page's own clock runs out (MPGS)
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,7 @@ class MpgsGateway(Gateway):
                 "operation": SUPPORTED_OPERATION,
                 "returnUrl": urls.return_url,
                 "cancelUrl": urls.cancel_url,
-                "timeoutUrl": urls.cancel_url,
+                "timeoutUrl": urls.timeout_url or urls.cancel_url,
                 "timeout": self.session_timeout,
                 "merchant": {"name": (self.merchant_name or "Tollgate")[:40]},
             },

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -260,6 +261,24 @@ def test_cancel_on_the_hosted_page_lands_on_the_status_page_with_another_way_to_
     page = client.get(f"/status/{payment.ref}?cancelled=1").get_data(as_text=True)
     assert "You left the payment page" in page
     assert f"/orders/{payment.order.ref}/pay" in page
+    assert reload(payment).status == S.PENDING
+
+
+def test_a_timed_out_hosted_page_leads_back_to_a_timeout_message(client, sandbox, make_product):
+    payment = checkout(client, make_product)
+    sandbox.advance(payment.expires_at.timestamp() - time.time() + 60)
+
+    page = requests.get(payment.checkout_url, timeout=5)
+    assert page.status_code == 410
+    assert f"/status/{payment.ref}/timeout" in page.text
+
+    back = client.get(f"/status/{payment.ref}/timeout")
+
+    assert back.status_code == 303
+    assert parse_qs(urlsplit(back.headers["Location"]).query) == {"timed_out": ["1"]}
+    shown = client.get(f"/status/{payment.ref}?timed_out=1").get_data(as_text=True)
+    assert "The payment page timed out" in shown
+    assert events(payment)[-1].message == "the hosted payment page timed out"
     assert reload(payment).status == S.PENDING
 
 

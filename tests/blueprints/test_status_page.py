@@ -201,6 +201,15 @@ def test_coming_back_from_a_cancel_says_so(client: FlaskClient, make_payment) ->
     assert _page(client, payment).find(data_testid="cancelled-notice") is None
 
 
+def test_coming_back_from_a_timed_out_page_says_so(client: FlaskClient, make_payment) -> None:
+    payment = make_payment(gateway="mpgs", checkout_url="http://127.0.0.1:9/checkout/pay/S1")
+    page = _page(client, payment, "?timed_out=1")
+    notice = page.find(data_testid="timed-out-notice")
+    assert "The payment page timed out" in notice.text
+    assert page.find(data_testid="cancelled-notice") is None
+    assert _links(page)["Pay another way"] == f"/orders/{payment.order.ref}/pay"
+
+
 def test_a_second_payment_of_a_paid_order_points_to_the_one_that_paid(
     client: FlaskClient, make_payment
 ) -> None:

@@ -38,6 +38,7 @@ URLS = ReturnUrls(
     cancel_url="https://shop.example/status/r/cancel",
     notify_url="https://shop.example/ipn/mpgs",
     status_url="https://shop.example/status/r",
+    timeout_url="https://shop.example/status/r/timeout",
 )
 
 
@@ -133,7 +134,7 @@ def test_create_v100_sends_initiate_checkout_with_basic_auth(sandbox, make_payme
             "operation": "PURCHASE",
             "returnUrl": URLS.return_url,
             "cancelUrl": URLS.cancel_url,
-            "timeoutUrl": URLS.cancel_url,
+            "timeoutUrl": URLS.timeout_url,
             "timeout": 600,
             "merchant": {"name": "Tollgate test"},
         },
