@@ -150,6 +150,9 @@ class Gateway:
     notification_ack: ClassVar[tuple[str, int]] = ("OK", 200)
     #: whether `fetch_statuses` does real batching (the sweep sizes its batches with this)
     batch_size: ClassVar[int] = 1
+    #: money can still arrive after the deadline (crypto): the sweep keeps looking at EXPIRED
+    #: payments within its window, so a lost notification cannot lose late money
+    late_money: ClassVar[bool] = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Gateway:

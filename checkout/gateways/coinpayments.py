@@ -107,6 +107,7 @@ class CoinPaymentsGateway(Gateway):
     # CoinPayments only needs a 2xx; its own sample handlers answer "IPN OK".
     notification_ack = ("IPN OK", 200)
     batch_size = MULTI_LIMIT
+    late_money = True  # coins sent after the timeout still arrive (status -1 -> 100)
 
     def __init__(
         self,

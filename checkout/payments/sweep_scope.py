@@ -15,11 +15,13 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from ..extensions import db
+from ..gateways.registry import GATEWAY_CLASSES
 from ..models import Payment, SweepRun, utcnow
 from .states import PaymentStatus
 
 #: a CREATED payment younger than this may still be waiting for its gateway's answer
 CREATED_GRACE = timedelta(minutes=1)
+_LATE_MONEY_GATEWAYS = sorted(name for name, cls in GATEWAY_CLASSES.items() if cls.late_money)
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,23 @@ def scope_for(app: Flask, hours: int | None, gateway: str | None, now: datetime)
 
 
 def is_due(scope: Scope) -> ColumnElement[bool]:
-    """Open, old enough, in scope, and its next check has come."""
+    """Open (or expired where late money can still come), in scope, and its next check has come.
+
+    An EXPIRED payment of a gateway whose money can arrive late (crypto) stays due within the
+    window, at the slow pace the funnel schedules for old payments: if the gateway's notification
+    about late coins is lost, the sweep still finds them. Past the window it is left alone.
+    """
     conditions: list[ColumnElement[bool]] = [
         or_(
             Payment.status == PaymentStatus.PENDING,
             and_(
                 Payment.status == PaymentStatus.CREATED,
                 Payment.created_at <= scope.now - CREATED_GRACE,
+            ),
+            and_(
+                Payment.status == PaymentStatus.EXPIRED,
+                Payment.gateway.in_(_LATE_MONEY_GATEWAYS),
+                Payment.created_at >= scope.stale_before,
             ),
         ),
         or_(Payment.next_check_at.is_(None), Payment.next_check_at <= scope.now),

@@ -257,6 +257,48 @@ def test_late_coins_after_the_sweep_expired_the_payment_complete_it_flagged(
         assert len(fulfilments) == 1
 
 
+def test_late_coins_whose_ipn_is_lost_are_found_by_a_later_sweep(
+    app: Flask, sandbox: Sandbox, fulfilments: list
+) -> None:
+    [ref] = open_payments(app, "coinpayments", 1)
+    with app.app_context():
+        due_now()
+        sweep_pending("test", now=utcnow() + timedelta(hours=2))
+        expired = payment(ref)
+        assert expired.status == "EXPIRED"
+
+        send_late(sandbox, expired.checkout_url)  # notifications stay off: the IPN never comes
+        assert payment(ref).status == "EXPIRED"
+        run = sweep_pending("test", now=payment(ref).next_check_at + timedelta(seconds=1))
+
+        late = payment(ref)
+        assert run.checked == 1 and run.changed == 1
+        assert (late.status, late.late, late.needs_review) == ("COMPLETED", True, True)
+        [event] = completions(ref)
+        assert (event.old_status, event.source) == ("EXPIRED", "sweep")
+        assert fulfilments == [(ref, late.order.ref)]
+
+
+def test_expired_payments_are_only_polled_where_money_can_come_late_and_within_the_window(
+    app: Flask, sandbox: Sandbox
+) -> None:
+    crypto_recent, crypto_old = open_payments(app, "coinpayments", 2)
+    [card] = open_payments(app, "mpgs", 1)
+    with app.app_context():
+        due_now()
+        sweep_pending("test", now=utcnow() + timedelta(hours=2))
+        assert {payment(r).status for r in (crypto_recent, crypto_old, card)} == {"EXPIRED"}
+        _set(crypto_old, created_at=utcnow() - timedelta(hours=49))
+        db.session.execute(update(Payment).values(next_check_at=None))
+        db.session.commit()
+
+        run = sweep_pending("test")
+
+        assert run.checked == 1  # only the recent crypto payment
+        assert payment(crypto_recent).last_checked_at > payment(crypto_old).last_checked_at
+        assert {payment(r).status for r in (crypto_recent, crypto_old, card)} == {"EXPIRED"}
+
+
 def test_payments_leaving_the_window_get_a_last_check_then_expire(
     app: Flask, sandbox: Sandbox, fulfilments: list
 ) -> None:
