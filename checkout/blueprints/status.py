@@ -89,19 +89,21 @@ def gateway_return(ref: str) -> Response:
 
 @bp.route("/status/<ref>/cancel", methods=["GET", "POST"])
 def gateway_cancel(ref: str) -> Response:
-    payment = _payment_or_404(ref)
-    log.info("payment %s: shopper left the %s page", ref, payment.gateway)
-    add_note(payment, Source.RETURN, "shopper cancelled on the hosted page")
-    return redirect(url_for("status.show", ref=ref, cancelled=1), 303)
+    return _back_without_paying(ref, "shopper cancelled on the hosted page", "cancelled")
 
 
 @bp.route("/status/<ref>/timeout", methods=["GET", "POST"])
 def gateway_timeout(ref: str) -> Response:
     """The hosted page's own clock ran out: say so, rather than that the shopper left."""
+    return _back_without_paying(ref, "the hosted payment page timed out", "timed_out")
+
+
+def _back_without_paying(ref: str, note: str, flag: str) -> Response:
+    """Note on the timeline why the shopper is back; the status stays the gateway's to say."""
     payment = _payment_or_404(ref)
-    log.info("payment %s: the %s page timed out", ref, payment.gateway)
-    add_note(payment, Source.RETURN, "the hosted payment page timed out")
-    return redirect(url_for("status.show", ref=ref, timed_out=1), 303)
+    log.info("payment %s: back from %s: %s", ref, payment.gateway, note)
+    add_note(payment, Source.RETURN, note)
+    return redirect(url_for("status.show", ref=ref, **{flag: 1}), 303)
 
 
 def status_view(payment: Payment) -> dict[str, Any]:
