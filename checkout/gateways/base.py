@@ -222,6 +222,19 @@ class Gateway:
         return {k: v for k, v in data.items() if k.lower() not in _SECRET_KEYS}
 
 
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, whatever its case, or None when absent.
+
+    Werkzeug's headers already ignore case; a plain dict (a test, a replayed delivery) does not,
+    and a signature check must not depend on which one it was handed.
+    """
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value
+
+
 _SECRET_KEYS = frozenset(
     {"successindicator", "client_secret", "key", "private_key", "password", "secret", "hmac"}
 )

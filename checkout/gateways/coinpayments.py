@@ -34,6 +34,7 @@ from .base import (
     InvalidNotification,
     Observation,
     ReturnUrls,
+    header,
 )
 from .transport import HttpTransport
 
@@ -338,7 +339,7 @@ class CoinPaymentsGateway(Gateway):
         the IPN secret, compared in constant time -> `ipn_mode` is `hmac`. Anything else raises
         InvalidNotification, so nothing changes.
         """
-        signature = _header(headers, "HMAC").strip().lower()
+        signature = (header(headers, "HMAC") or "").strip().lower()
         if not signature:
             raise InvalidNotification("No HMAC signature sent")
         fields = _form(body)
@@ -521,14 +522,6 @@ def _coin(value: str | None, coin: str) -> Money | None:
         return Money.parse(value, coin)
     except MoneyError:
         return None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    """A header by name, whatever its case (a plain dict from a test, or Werkzeug's)."""
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
-    return value or ""
 
 
 def _form(body: bytes) -> dict[str, str]:

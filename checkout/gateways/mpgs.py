@@ -40,6 +40,7 @@ from .base import (
     Observation,
     RefundResult,
     ReturnUrls,
+    header,
 )
 from .transport import HttpResponse, HttpTransport
 
@@ -379,14 +380,14 @@ class MpgsGateway(Gateway):
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> InboundNotification:
         """Verify X-Notification-Secret and read which order changed; trust nothing else."""
-        header = _header(headers, "X-Notification-Secret")
-        if header is None:
+        secret = header(headers, "X-Notification-Secret")
+        if secret is None:
             raise InvalidNotification("X-Notification-Secret header missing")
         if not self.notification_secret or not hmac.compare_digest(
-            header.encode(), self.notification_secret.encode()
+            secret.encode(), self.notification_secret.encode()
         ):
             raise InvalidNotification("X-Notification-Secret does not match")
-        event_id = _header(headers, "X-Notification-Id")
+        event_id = header(headers, "X-Notification-Id")
         if not event_id:
             raise InvalidNotification("X-Notification-Id header missing")
         try:
@@ -533,14 +534,6 @@ def _description(payment: Payment) -> str:
     except AttributeError:
         name = ""
     return (name or f"Order {payment.ref}")[:127]
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value
 
 
 _ORDER_FIELDS = (

@@ -33,6 +33,7 @@ from .base import (
     Observation,
     RefundResult,
     ReturnUrls,
+    header,
 )
 from .transport import pooled_session, proxies_for
 
@@ -224,7 +225,7 @@ class StripeGateway(Gateway):
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> InboundNotification:
         """Verify `Stripe-Signature` on the raw body with the SDK, then read the session in it."""
-        signature = _header(headers, "Stripe-Signature")
+        signature = header(headers, "Stripe-Signature")
         try:
             event = self._client.construct_event(
                 body, signature, self._webhook_secret, tolerance=self._tolerance
@@ -453,14 +454,6 @@ def _reference(payment: Payment) -> str:
 def _with_session_placeholder(url: str) -> str:
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}session_id={{CHECKOUT_SESSION_ID}}"
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value
 
 
 def _from_unix(value: Any) -> datetime | None:
