@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,22 @@ from checkout.payments.states import PaymentStatus
 from checkout.sandbox import create_sandbox_app
 from checkout.sandbox.env import SandboxEnv, SandboxOptions
 from checkout.sandbox.server import ThreadedServer
+
+_TESTS = Path(__file__).parent
+# Marks by folder, so `-m "not browser and not postgres"` runs the fast subset. (A `pytestmark`
+# in a conftest.py marks nothing: pytest reads it only from test modules.)
+_MARKS_BY_FOLDER = {"browser": pytest.mark.browser, "postgres": pytest.mark.postgres}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            folder = item.path.relative_to(_TESTS).parts[0]
+        except ValueError:
+            continue
+        mark = _MARKS_BY_FOLDER.get(folder)
+        if mark is not None:
+            item.add_marker(mark)
 
 
 @dataclass

@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.browser
-
 _CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
