@@ -139,6 +139,8 @@ class Payment(db.Model):
     confirms_received: Mapped[int | None] = mapped_column(Integer)
     confirms_needed: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the gateway's deadline
+    # the deadline we give the gateway, decided once before the first create (retries resend it)
+    checkout_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_message: Mapped[str | None] = mapped_column(Text)  # the gateway's reason, in words
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)  # staff must look
     review_reason: Mapped[str | None] = mapped_column(Text)

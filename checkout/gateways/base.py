@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..money import Money
+from ..money import Money, MoneyError, exponent, to_decimal_str
 from ..payments.states import PaymentStatus
 
 if TYPE_CHECKING:
@@ -136,6 +137,95 @@ class RefundResult:
     raw: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class CurrencyRules:
+    """What one gateway can charge, and how it writes our Money in its own units.
+
+    Our Money counts minor units by the ISO 4217 exponent; a gateway may count otherwise (Stripe
+    keeps ISK two-decimal and MGA zero-decimal) and may refuse amounts ISO allows (Stripe wants
+    three-decimal amounts to end in 0). Each gateway module fills one of these from the gateway's
+    own currency documentation (docs/currencies.md cites them); the checkout, refunds and the
+    catalogue loader ask `can_charge` before anything is sent, so a price the gateway would
+    refuse is shown as such instead of failing at the hosted page.
+    """
+
+    gateway: str  # how reasons name the gateway: "Stripe cannot charge 4.255 KWD"
+    currencies: frozenset[str] | None = None  # what it takes at all; None: any ISO code
+    decimals: Mapping[str, int] = field(default_factory=dict)  # its own, where not ISO's
+    multiple_of: Mapping[str, int] = field(default_factory=dict)  # in its units
+    minimum: Mapping[str, int] = field(default_factory=dict)  # smallest charge, its units
+    maximum_digits: int | None = None  # longest amount it takes, in digits of its units
+    maximum_chars: int | None = None  # longest decimal string it takes ("100.00" is 6)
+
+    def decimals_of(self, currency: str) -> int:
+        """How many decimals the gateway's amounts in `currency` have."""
+        code = currency.upper()
+        return self.decimals.get(code, exponent(code))
+
+    def can_charge(self, money: Money) -> str | None:
+        """None when the gateway takes `money` as it is; else the reason, in words for people."""
+        return self._refusal(money, "charge", minimum=True)
+
+    def can_refund(self, money: Money) -> str | None:
+        """As `can_charge` for a refund: the same currencies and amount form, no minimum."""
+        return self._refusal(money, "refund", minimum=False)
+
+    def _refusal(self, money: Money, verb: str, *, minimum: bool) -> str | None:
+        code = money.currency
+        if self.currencies is not None and code not in self.currencies:
+            return f"{self.gateway} does not take {code}"
+        if money.amount <= 0:
+            return f"{self.gateway} cannot {verb} {money}: nothing to {verb}"
+        units = self._units_or_none(money)
+        if units is None:
+            return f"{self.gateway} cannot {verb} {money}: it counts {code} in whole units"
+        step = self.multiple_of.get(code, 1)
+        if units % step:
+            smallest = self.to_money(step, code)
+            return (
+                f"{self.gateway} cannot {verb} {money}: amounts in {code} must be multiples "
+                f"of {smallest}"
+            )
+        if minimum and units < self.minimum.get(code, 1):
+            least = self.to_money(self.minimum[code], code)
+            return f"{self.gateway} cannot {verb} {money}: its minimum is {least}"
+        if self.maximum_digits is not None and len(str(units)) > self.maximum_digits:
+            return f"{self.gateway} cannot {verb} {money}: the amount is too large"
+        if self.maximum_chars is not None and len(self.decimal_str(money)) > self.maximum_chars:
+            return f"{self.gateway} cannot {verb} {money}: the amount is too large"
+        return None
+
+    def to_units(self, money: Money, *, refund: bool = False) -> int:
+        """`money` as the integer the gateway expects; GatewayRejected if it cannot take it."""
+        if reason := self.can_refund(money) if refund else self.can_charge(money):
+            raise GatewayRejected(reason)
+        units = self._units_or_none(money)
+        assert units is not None  # can_charge said so
+        return units
+
+    def to_money(self, units: int, currency: str) -> Money:
+        """An integer amount from the gateway back into our Money (exact, or MoneyError)."""
+        code = currency.upper()
+        shift = exponent(code) - self.decimals_of(code)
+        if shift >= 0:
+            return Money(units * 10**shift, code)
+        if units % 10**-shift:
+            raise MoneyError(f"{units} {code} from {self.gateway} is finer than {code} allows")
+        return Money(units // 10**-shift, code)
+
+    def decimal_str(self, money: Money) -> str:
+        """`money` as a decimal string with the gateway's decimals ("10.50", "1000")."""
+        return to_decimal_str(money.amount, money.currency)
+
+    def _units_or_none(self, money: Money) -> int | None:
+        shift = self.decimals_of(money.currency) - exponent(money.currency)
+        if shift >= 0:
+            return money.amount * 10**shift
+        if money.amount % 10**-shift:
+            return None
+        return money.amount // 10**-shift
+
+
 class Gateway:
     """Base class of every gateway client.
 
@@ -153,6 +243,28 @@ class Gateway:
     #: money can still arrive after the deadline (crypto): the sweep keeps looking at EXPIRED
     #: payments within its window, so a lost notification cannot lose late money
     late_money: ClassVar[bool] = False
+    #: the shortest and longest lifetime the gateway accepts for an absolute checkout deadline
+    #: (Stripe's expires_at). None: the gateway keeps its own clock and takes no deadline.
+    lifetime_bounds: ClassVar[tuple[timedelta, timedelta] | None] = None
+    #: the lifetime the shop asks for (config); see `deadline_from`
+    lifetime: timedelta | None = None
+
+    @classmethod
+    def currency_rules(cls, config: Mapping[str, Any]) -> CurrencyRules:
+        """What this gateway can charge under `config`. Gateways with rules override this."""
+        return CurrencyRules(cls.name)
+
+    def deadline_from(self, now: datetime) -> datetime | None:
+        """The deadline for a checkout opened at `now`, inside the gateway's bounds, or None.
+
+        The payments layer calls this once per payment and stores the answer before the first
+        create; every create for that payment (a retry under the same idempotency key) then
+        sends the stored value, never one recomputed from a later "now".
+        """
+        if self.lifetime_bounds is None or self.lifetime is None:
+            return None
+        shortest, longest = self.lifetime_bounds
+        return now + min(max(self.lifetime, shortest), longest)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Gateway:
@@ -218,8 +330,33 @@ class Gateway:
         raise NotSupported(f"{self.name} has no refund API")
 
     def redact(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Drop secrets before a gateway payload is stored or shown to staff."""
-        return {k: v for k, v in data.items() if k.lower() not in _SECRET_KEYS}
+        """Drop secrets before a gateway payload is stored or shown to staff (JSON-safe)."""
+        return json_safe({k: v for k, v in data.items() if k.lower() not in _SECRET_KEYS})
+
+
+def codes(text: str) -> frozenset[str]:
+    """Currency codes written as the gateways' docs list them ("BHD JOD KWD"), upper-cased."""
+    return frozenset(text.upper().split())
+
+
+def json_safe(value: Any) -> Any:
+    """A gateway answer as data a JSON column can store, whatever the answer held.
+
+    Amounts are parsed exactly (`Decimal`), and an answer may carry dates; neither is JSON. A
+    Decimal becomes its exact string ("0.04829857"), a date or datetime its ISO text, tuples
+    and sets lists, keys strings; ints, floats, strings, bools and None stay as they are.
+    Every gateway builds the `raw` it hands back with this, so one odd answer cannot fail the
+    write of a whole batch of answers.
+    """
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import stripe
 
-from ..money import Money
+from ..money import Money, MoneyError
 from ..payments.states import PaymentStatus
 from .base import (
     CheckoutSession,
+    CurrencyRules,
     Gateway,
     GatewayConfigError,
     GatewayError,
@@ -33,7 +34,9 @@ from .base import (
     Observation,
     RefundResult,
     ReturnUrls,
+    codes,
     header,
+    json_safe,
 )
 from .transport import pooled_session, proxies_for
 
@@ -47,6 +50,41 @@ T = TypeVar("T")
 # A minute of margin each side keeps clock skew and request latency from crossing either limit.
 _MIN_LIFETIME = timedelta(minutes=30, seconds=60)
 _MAX_LIFETIME = timedelta(hours=24) - timedelta(seconds=60)
+
+# What Stripe can charge, from https://docs.stripe.com/currencies (see docs/currencies.md).
+# Stripe's presentment currencies (card payments), lower-cased in the API.
+_CURRENCIES = codes(
+    """
+    USD AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CVE CZK DJF DKK DOP DZD EGP ETB EUR FJD FKP GBP GEL GIP
+    GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR ISK JMD JOD JPY KES KGS KHR KMF KRW KWD KYD KZT
+    LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR
+    NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SEK SGD SHP SLE SOS SRD
+    STD SZL THB TJS TND TOP TRY TTD TWD TZS UAH UGX UYU UZS VND VUV WST XAF XCD XOF XPF YER ZAR
+    ZMW
+    """
+)
+# "Zero-decimal currencies": the amount is in whole units, whatever ISO 4217 says (MGA).
+_ZERO_DECIMAL = codes("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF")
+# "Three-decimal currencies": the last digit of the amount must be 0.
+_THREE_DECIMAL = codes("BHD JOD KWD OMR TND")
+# "Special cases": ISK is whole krónur but stays two-decimal in the API (100 = 1 ISK), so its
+# amounts are multiples of 100. (HUF and TWD are two-decimal for charges; their zero-decimal
+# rule concerns payouts only.)
+# "Minimum and maximum charge amounts", in Stripe's units; at most eight digits everywhere.
+_MINIMUM = {
+    "USD": 50, "AED": 200, "AUD": 50, "BGN": 100, "BRL": 50, "CAD": 50, "CHF": 50, "CZK": 1500,
+    "DKK": 250, "EUR": 50, "GBP": 30, "HKD": 400, "HUF": 17500, "INR": 50, "JPY": 50, "MXN": 1000,
+    "MYR": 200, "NOK": 300, "NZD": 50, "PLN": 200, "RON": 200, "SEK": 300, "SGD": 50, "THB": 1000,
+}  # fmt: skip
+RULES = CurrencyRules(
+    gateway="Stripe",
+    currencies=_CURRENCIES,
+    decimals={"ISK": 2, **dict.fromkeys(_ZERO_DECIMAL, 0), **dict.fromkeys(_THREE_DECIMAL, 3)},
+    multiple_of={"ISK": 100, **dict.fromkeys(_THREE_DECIMAL, 10)},
+    minimum=_MINIMUM,
+    maximum_digits=8,
+)
 
 # The session's own `status`; "complete" is refined by `payment_status` below.
 _SESSION_STATUS: dict[str, PaymentStatus] = {
@@ -85,6 +123,11 @@ _FAILED_EVENT = "checkout.session.async_payment_failed"
 class StripeGateway(Gateway):
     name = "stripe"
     required_settings = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+    lifetime_bounds = (_MIN_LIFETIME, _MAX_LIFETIME)
+
+    @classmethod
+    def currency_rules(cls, config: Mapping[str, Any]) -> CurrencyRules:
+        return RULES
 
     def __init__(
         self,
@@ -113,7 +156,7 @@ class StripeGateway(Gateway):
         )
         self._webhook_secret = webhook_secret
         self._tolerance = webhook_tolerance
-        self.lifetime = min(max(timedelta(seconds=session_lifetime), _MIN_LIFETIME), _MAX_LIFETIME)
+        self.lifetime = timedelta(seconds=session_lifetime)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> StripeGateway:
@@ -134,16 +177,20 @@ class StripeGateway(Gateway):
         """Open a Checkout Session; a retry for the same payment gets the same session back.
 
         The idempotency key is derived from our ref, and every parameter is derived from the
-        payment row (expires_at from its creation time), so a retried create sends identical
-        parameters and Stripe replays its stored answer instead of opening a second session.
+        payment row (expires_at is the deadline the payments layer stored before the first
+        try), so a retried create sends identical parameters and Stripe replays its stored
+        answer instead of opening a second session. The amount is in Stripe's own units.
         """
+        if payment.checkout_deadline is None:
+            raise GatewayConfigError(f"payment {payment.ref} was given no checkout deadline")
+        unit_amount = RULES.to_units(payment.money)
         params: dict[str, Any] = {
             "mode": "payment",
             "line_items": [
                 {
                     "price_data": {
                         "currency": payment.currency.lower(),
-                        "unit_amount": payment.amount,
+                        "unit_amount": unit_amount,
                         "product_data": {"name": payment.order.product.name},
                     },
                     "quantity": 1,
@@ -154,7 +201,7 @@ class StripeGateway(Gateway):
             "customer_email": payment.order.email,
             "success_url": _with_session_placeholder(urls.return_url),
             "cancel_url": urls.cancel_url,
-            "expires_at": int(self._deadline(payment).timestamp()),
+            "expires_at": int(payment.checkout_deadline.timestamp()),
         }
         options = {"idempotency_key": f"tollgate-checkout-{payment.ref}"}
         session = self._call(
@@ -270,6 +317,7 @@ class StripeGateway(Gateway):
         """
         if amount.currency != payment.currency or amount.amount <= 0:
             raise GatewayRejected(f"cannot refund {amount} of a {payment.money} payment")
+        units = RULES.to_units(amount, refund=True)
         intent = (payment.gateway_data or {}).get("payment_intent")
         if not intent:
             intent = _intent_id(self._retrieve(payment).get("payment_intent"))
@@ -277,7 +325,7 @@ class StripeGateway(Gateway):
             raise GatewayRejected("the Stripe session has no payment to refund")
         params = {
             "payment_intent": intent,
-            "amount": amount.amount,
+            "amount": units,
             "metadata": {"payment_ref": payment.ref},
         }
         key = f"tollgate-refund-{payment.ref}-{payment.refunded_amount or 0}-{amount.amount}"
@@ -296,20 +344,12 @@ class StripeGateway(Gateway):
         )
         return RefundResult(
             refund_reference=refund["id"],
-            amount=Money(int(refund["amount"]), str(refund["currency"]).upper()),
+            amount=RULES.to_money(int(refund["amount"]), str(refund["currency"])),
             status=str(refund.get("status")),
-            raw=refund,
+            raw=json_safe(refund),
         )
 
     # -- plumbing -------------------------------------------------------------------------------
-
-    def _deadline(self, payment: Payment) -> datetime:
-        """expires_at counted from the payment's creation, so retries send the same value."""
-        now = _utcnow()
-        base = payment.created_at or now
-        if base + self.lifetime < now + _MIN_LIFETIME:  # a retry long after the first try
-            base = now
-        return base + self.lifetime
 
     def _retrieve(self, payment: Payment) -> dict[str, Any]:
         reference = _reference(payment)
@@ -406,10 +446,15 @@ def _describe(exc: stripe.StripeError) -> str:
 
 
 def _paid(session: Mapping[str, Any]) -> Money | None:
+    """What the session took, in our Money (Stripe's units converted back)."""
     amount, currency = session.get("amount_total"), session.get("currency")
-    if not isinstance(amount, int) or isinstance(amount, bool) or not currency:
+    if not isinstance(amount, int) or isinstance(amount, bool) or not isinstance(currency, str):
         return None
-    return Money(amount, str(currency).upper())
+    try:
+        return RULES.to_money(amount, currency)
+    except MoneyError:
+        log.warning("session %s: unreadable amount %r %s", session.get("id"), amount, currency)
+        return None
 
 
 def _intent_id(intent: Any) -> str | None:
@@ -442,7 +487,7 @@ def _summary(session: Mapping[str, Any]) -> dict[str, Any]:
     summary = {key: session.get(key) for key in keys if key in session}
     if intent := _intent_id(session.get("payment_intent")):
         summary["payment_intent"] = intent
-    return summary
+    return json_safe(summary)
 
 
 def _reference(payment: Payment) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..gateways.base import CheckoutSession, GatewayError, Observation, ReturnUrls
+from ..gateways.base import CheckoutSession, Gateway, GatewayError, Observation, ReturnUrls
 from ..gateways.registry import get_gateway
 from ..models import Order, OrderStatus, Payment, PaymentEvent, utcnow
 from .decision import Decision, decide
@@ -240,8 +240,13 @@ def start_payment(
 
 
 def open_checkout(payment: Payment, urls: ReturnUrls) -> None:
-    """Call the gateway's create and move the payment CREATED -> PENDING with its session."""
+    """Call the gateway's create and move the payment CREATED -> PENDING with its session.
+
+    The deadline the gateway is given is decided here once and stored first, so a retried
+    create (same idempotency key) sends exactly the parameters of the first.
+    """
     gateway = get_gateway(payment.gateway)
+    _decide_deadline(payment, gateway)
     try:
         session = gateway.create_checkout(payment, urls)
     except GatewayError as exc:
@@ -264,6 +269,25 @@ def open_checkout(payment: Payment, urls: ReturnUrls) -> None:
         raw=session.raw,
     )
     record_observation(payment, opened, Source.CREATE)
+
+
+def _decide_deadline(payment: Payment, gateway: Gateway) -> None:
+    """Store the checkout deadline on `payment` unless one was decided before.
+
+    A conditional update: whoever decides first wins, and everyone then reads that value.
+    """
+    if payment.checkout_deadline is not None:
+        return
+    deadline = gateway.deadline_from(utcnow())
+    if deadline is None:
+        return
+    db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.checkout_deadline.is_(None))
+        .values(checkout_deadline=deadline)
+    )
+    db.session.commit()
+    db.session.refresh(payment)
 
 
 def checkout_values(payment: Payment, session: CheckoutSession) -> dict[str, Any]:

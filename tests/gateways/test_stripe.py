@@ -7,6 +7,7 @@ holds afterwards.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -151,11 +152,12 @@ def test_event_status_table(event_type, status, payment_status, expected) -> Non
     assert observation.raw_status.startswith(event_type)
 
 
-def test_the_lifetime_is_clamped_inside_stripes_window() -> None:
+def test_the_deadline_is_clamped_inside_stripes_window() -> None:
+    now = utcnow()
+
     def lifetime(seconds: int) -> timedelta:
-        return StripeGateway(
-            secret_key="sk_x", webhook_secret="w", session_lifetime=seconds
-        ).lifetime
+        client = StripeGateway(secret_key="sk_x", webhook_secret="w", session_lifetime=seconds)
+        return client.deadline_from(now) - now
 
     assert lifetime(60) == timedelta(minutes=31)
     assert lifetime(7200) == timedelta(hours=2)
@@ -203,6 +205,45 @@ def test_zero_decimal_currencies_go_in_minor_units(sandbox, make_payment) -> Non
     assert (session.amount_total, session.currency) == (1500, "jpy")
 
 
+def test_a_create_retried_seconds_later_gets_the_same_session(
+    sandbox, stripe_state, make_payment, monkeypatch
+) -> None:
+    """Stripe opens the session but its answer is lost; our retry comes seconds later.
+
+    The deadline was decided and stored before the first create, so the retry sends the very
+    same parameters under the same Idempotency-Key and Stripe replays the first answer. (It
+    used to recompute expires_at from "now", and Stripe answered idempotency_error.)
+    """
+    payment = make_payment(gateway="stripe", status=S.CREATED)
+    sessions = gateway()._client.v1.checkout.sessions
+    real_create = sessions.create
+
+    def create_then_lose_the_answer(*args: Any, **kwargs: Any) -> Any:
+        real_create(*args, **kwargs)
+        monkeypatch.setattr(sessions, "create", real_create)
+        raise stripe.APIConnectionError("read timed out")
+
+    monkeypatch.setattr(sessions, "create", create_then_lose_the_answer)
+    with pytest.raises(GatewayUnavailable):
+        open_checkout(payment, return_urls("stripe", payment.ref))
+    payment = reload(payment)
+    assert payment.status == S.CREATED
+    decided = payment.checkout_deadline
+    assert decided is not None
+    [first] = stripe_state.sessions.values()
+
+    time.sleep(3)  # a real delay: "now" has moved on by whole seconds
+    open_checkout(payment, return_urls("stripe", payment.ref))
+
+    payment = reload(payment)
+    assert payment.status == S.PENDING
+    assert payment.gateway_reference == first["id"]
+    assert payment.checkout_deadline == decided
+    assert first["expires_at"] == int(decided.timestamp())
+    assert len(stripe_state.sessions) == 1
+    assert not events(payment, "error")[1:]  # only the lost answer, no idempotency_error
+
+
 def test_a_retried_create_returns_the_same_session(sandbox, stripe_state, make_payment) -> None:
     payment = open_stripe(make_payment)
 
@@ -224,10 +265,22 @@ def test_the_same_key_with_other_parameters_is_refused(sandbox, stripe_state, ma
 
 
 def test_a_validation_error_on_create_is_a_rejection(sandbox, make_payment) -> None:
-    payment = make_payment(gateway="stripe", status=S.CREATED, currency="US")
+    payment = make_payment(gateway="stripe", status=S.CREATED, currency="USD")
+    payment.order.email = "not an address"
+    db.session.commit()
 
-    with pytest.raises(GatewayRejected, match="Invalid currency"):
-        gateway().create_checkout(payment, return_urls("stripe", payment.ref))
+    with pytest.raises(GatewayRejected, match="Invalid email"):
+        open_checkout(payment, return_urls("stripe", payment.ref))
+
+
+def test_a_currency_stripe_does_not_take_is_refused_before_calling(
+    sandbox, stripe_state, make_payment
+) -> None:
+    payment = make_payment(gateway="stripe", status=S.CREATED, amount=4255, currency="KWD")
+
+    with pytest.raises(GatewayRejected, match=r"Stripe cannot charge 4\.255 KWD"):
+        open_checkout(payment, return_urls("stripe", payment.ref))
+    assert stripe_state.sessions == {}
 
 
 @pytest.mark.parametrize(
@@ -268,7 +321,7 @@ def test_an_unreachable_api_is_unavailable(app, make_payment) -> None:
     payment = make_payment(gateway="stripe", status=S.CREATED)
 
     with pytest.raises(GatewayUnavailable, match="create"):
-        gateway().create_checkout(payment, return_urls("stripe", payment.ref))
+        open_checkout(payment, return_urls("stripe", payment.ref))
 
 
 # -- retrieve -----------------------------------------------------------------------------
