@@ -2,28 +2,31 @@
 
 Prices come from the catalogue on the server; nothing the browser posts sets an amount. A
 gateway that is disabled is refused here too, whatever the form says. A hidden attempt token
-makes a double-clicked Pay button open one checkout, not two.
+makes a double-clicked Pay button open one checkout, not two; the session keeps the attempt last
+sent to a gateway, so a page reloaded by the Back button continues that order instead of opening
+a second one (the rule is written out in docs/shopper-pages.md).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
-from wtforms import EmailField, HiddenField, RadioField
-from wtforms.validators import InputRequired, Length, Regexp
+from wtforms import EmailField, Field, HiddenField, RadioField
+from wtforms.validators import InputRequired, Length, Regexp, StopValidation, ValidationError
 
 from ..extensions import db
 from ..gateways.base import GatewayConfigError, GatewayError, GatewayUnavailable
 from ..gateways.registry import GatewayOption, gateway_options, option_for
-from ..models import Order, OrderStatus, Payment, Product
-from ..payments.service import start_payment
+from ..models import Order, OrderStatus, Payment, Product, utcnow
+from ..payments.service import Source, start_payment
 from ..payments.states import WORDS, PaymentStatus
-from .session_orders import remember
+from .session_orders import pending_attempt, remember, remember_attempt
 from .urls import return_urls
 
 log = logging.getLogger(__name__)
@@ -32,19 +35,26 @@ bp = Blueprint("checkout", __name__)
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
-class CheckoutForm(FlaskForm):
-    """The checkout form. Deliberately has no amount, price or currency field: those come from
-    the catalogue (or the existing order) on the server, whatever else the browser posts."""
+def _stop_here(validator: Callable[[FlaskForm, Field], None]) -> Callable[[FlaskForm, Field], None]:
+    """Make a validator's failure the field's only message (a 300-character paste is "too long",
+    not also "not valid")."""
 
-    email = EmailField(
-        "E-mail for your receipt",
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
-        validators=[
-            InputRequired(message="Enter your e-mail address for the receipt."),
-            Length(max=254, message="That e-mail address is too long."),
-            Regexp(_EMAIL, message="Enter a valid e-mail address, like name@example.com."),
-        ],
-    )
+    def check(form: FlaskForm, field: Field) -> None:
+        try:
+            validator(form, field)
+        except ValidationError as exc:
+            raise StopValidation(str(exc)) from exc
+
+    return check
+
+
+class PayForm(FlaskForm):
+    """Paying an existing order: the gateway and the attempt token, nothing else.
+
+    Deliberately has no amount, price or currency field (those come from the catalogue or the
+    order on the server) and no e-mail: an existing order keeps the address it was placed with.
+    """
+
     gateway = RadioField(
         "Payment method",
         choices=[],
@@ -52,6 +62,20 @@ class CheckoutForm(FlaskForm):
         validate_choice=False,  # an unknown value is refused below with a clearer message
     )
     attempt = HiddenField(validators=[InputRequired(), Length(max=64)])
+
+
+class CheckoutForm(PayForm):
+    """A new order: the same choices plus the receipt address the order will keep."""
+
+    email = EmailField(
+        "E-mail for your receipt",
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            InputRequired(message="Enter your e-mail address for the receipt."),
+            _stop_here(Length(max=254, message="That e-mail address is too long.")),
+            Regexp(_EMAIL, message="Enter a valid e-mail address, like name@example.com."),
+        ],
+    )
 
 
 @bp.route("/checkout/<slug>", methods=["GET", "POST"])
@@ -88,11 +112,8 @@ def launch(ref: str) -> Response | str:
 
 def _checkout(product: Product, order: Order | None) -> Response | str | tuple[str, int]:
     options = gateway_options(current_app.config)
-    form = CheckoutForm()
+    form: PayForm = CheckoutForm() if order is None else PayForm()
     form.gateway.choices = [(o.name, o.label) for o in options]
-    if order is not None:
-        # Paying an existing order again: its receipt address is already known and fixed.
-        form.email.data = order.email
     if not form.is_submitted():
         form.attempt.data = _new_attempt()
         form.gateway.data = next((o.name for o in options if o.enabled), None)
@@ -114,13 +135,25 @@ def _checkout(product: Product, order: Order | None) -> Response | str | tuple[s
         ]
         return _render(product, order, form, options, status=400)
 
-    order = order or _new_order(product, form.email.data, form.attempt.data)
-    if order.product_id != product.id or _token_taken_elsewhere(form.attempt.data, order):
+    token = form.attempt.data
+    if order is None:
+        email = form.email.data
+        order = (
+            _order_of(token)
+            or _resumable_order(product, email)
+            or _new_order(product, email, token)
+        )
+    if order.product_id != product.id or _token_taken_elsewhere(token, order):
         # An attempt token belongs to one checkout page; replaying another's is refused.
         log.warning("checkout attempt token reused across orders (order %s)", order.ref)
         form.attempt.data = _new_attempt()
         return _render(product, None, form, options, error=_STALE_FORM, status=400)
     remember(order.ref)
+    resumed = _resumable_payment(order, option.name, token)
+    if resumed is not None:
+        log.info("payment %s: the same checkout attempt continues on its hosted page", resumed.ref)
+        return _hand_off(resumed)
+    remember_attempt(token, order.ref)
     try:
         payment = start_payment(
             order, option.name, form.attempt.data, lambda ref: return_urls(option.name, ref)
@@ -138,6 +171,49 @@ _STALE_FORM = "This checkout form was already used for another order. Please try
 
 def _new_attempt() -> str:
     return secrets.token_urlsafe(24)
+
+
+def _order_of(token: str) -> Order | None:
+    """The order this attempt token already opened, if any (a double click, a resubmit)."""
+    order = db.session.scalar(db.select(Order).filter_by(checkout_token=token))
+    if order is not None:
+        return order
+    payment = db.session.scalar(db.select(Payment).filter_by(attempt_token=token))
+    return payment.order if payment is not None else None
+
+
+def _resumable_order(product: Product, email: str) -> Order | None:
+    """The unpaid order of this browser's pending attempt, when a fresh page asks for the same
+    plan with the same receipt address: Back reloaded the page and lost its hidden token.
+
+    A different address is a different purchase (or a corrected typo): it gets its own order.
+    """
+    pending = pending_attempt()
+    if pending is None:
+        return None
+    order = db.session.scalar(db.select(Order).filter_by(ref=pending.order_ref))
+    if order is None or order.status != OrderStatus.OPEN or order.product_id != product.id:
+        return None
+    return order if order.email.lower() == email.strip().lower() else None
+
+
+def _resumable_payment(order: Order, gateway: str, token: str) -> Payment | None:
+    """The pending attempt's payment, when the shopper left its hosted page with Back (no
+    return, cancel or timeout reached us) and picks the same gateway again: the hosted page is
+    still open and payable, so a second checkout would only risk paying twice.
+    """
+    pending = pending_attempt()
+    if pending is None or pending.order_ref != order.ref or pending.token == token:
+        return None
+    payment = db.session.scalar(db.select(Payment).filter_by(attempt_token=pending.token))
+    if payment is None or payment.order_id != order.id or payment.gateway != gateway:
+        return None
+    if payment.status != PaymentStatus.PENDING or not payment.checkout_url:
+        return None
+    if payment.expires_at is not None and payment.expires_at <= utcnow():
+        return None
+    came_back = any(event.source == Source.RETURN for event in payment.events)
+    return None if came_back else payment
 
 
 def _token_taken_elsewhere(token: str, order: Order) -> bool:
@@ -184,12 +260,16 @@ def _words(label: str, exc: GatewayError) -> str:
 def _render(
     product: Product,
     order: Order | None,
-    form: CheckoutForm,
+    form: PayForm,
     options: list[GatewayOption],
     error: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     previous = order.payments[-1] if order is not None and order.payments else None
+    # A CREATED payment never reached a hosted page: there was no checkout to describe.
+    unreached = previous is not None and previous.status == PaymentStatus.CREATED
+    if unreached and error is not None:
+        previous = None  # the problem box above already says the gateway did not answer
     return render_template(
         "checkout/checkout.html",
         product=product,
@@ -199,6 +279,7 @@ def _render(
         previous=previous,
         previous_words=WORDS[PaymentStatus(previous.status)] if previous else None,
         previous_label=_label(previous.gateway, options) if previous else None,
+        previous_unreached=unreached,
         form=form,
         options=options,
         any_enabled=any(o.enabled for o in options),

@@ -2,8 +2,9 @@
 
 Everything under /staff needs a logged-in StaffUser except the login page. Login is a CSRF-
 protected form, rate-limited per address and per account, answers the same for an unknown
-e-mail and a wrong password, and starts a fresh session (`session.clear()`, then Flask-Login's
-"strong" protection drops the session if its address or browser changes). Staff pages are never
+e-mail and a wrong password, and starts a fresh session that keeps only the shopper's "My
+orders" from the same browser (then Flask-Login's "strong" protection drops the session if its
+address or browser changes). Staff pages are never
 cached. The Refresh button runs exactly the reconciler's single-payment function
 (`service.refresh`), so staff see what the sweep would see.
 """
@@ -23,7 +24,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
@@ -37,6 +37,7 @@ from ..money import Money, MoneyError, to_minor
 from ..payments.refunds import RefundRefused, refund_payment, refundable
 from ..payments.service import ConcurrencyError, Source, refresh
 from ..payments.states import WORDS, PaymentStatus
+from .session_orders import reset_keeping_shopper_state
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -94,7 +95,7 @@ def login() -> Response | str | tuple[str, int]:
             error="That e-mail and password do not match an active staff account.",
         )
         return page, 401
-    session.clear()  # a new session for the new privilege: no fixation
+    reset_keeping_shopper_state()  # a new session for the new privilege: no fixation
     login_user(user)
     log.info("staff %s logged in from %s", user.email, request.remote_addr)
     return redirect(_safe_next(request.form.get("next")) or url_for("staff.index"), 303)
@@ -104,7 +105,7 @@ def login() -> Response | str | tuple[str, int]:
 def logout() -> Response:
     log.info("staff %s logged out", current_user.email)
     logout_user()
-    session.clear()
+    reset_keeping_shopper_state()
     return redirect(url_for("staff.login"), 303)
 
 

@@ -1,13 +1,18 @@
 """A tiny HTML reader for page tests (the standard library's parser; no extra dependency).
 
 Tests ask what a person or a screen reader would find: an element by id, the inputs of a form,
-the text of an element, the attributes that tie a control to its description.
+the text of an element, the attributes that tie a control to its description. `read_form` reads
+a rendered form the way a browser submits it, so request tests post exactly what the page holds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+
+from flask.testing import FlaskClient
+from werkzeug.datastructures import MultiDict
+from werkzeug.test import TestResponse
 
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
@@ -98,3 +103,115 @@ def parse(html: str | bytes) -> Element:
     builder.feed(html.decode() if isinstance(html, bytes) else html)
     builder.close()
     return builder.root
+
+
+_TEXT_LIKE = frozenset({"text", "email", "password", "search", "tel", "url", "number"})
+
+
+@dataclass(frozen=True)
+class Control:
+    """One named form control as rendered: an input, a select (its chosen option) or a textarea."""
+
+    name: str
+    kind: str  # the input type, or "select" / "textarea"
+    value: str
+    checked: bool
+    disabled: bool
+
+
+@dataclass
+class Form:
+    """A rendered form, read the way a browser submits it (HTML's "successful controls")."""
+
+    action: str
+    method: str
+    controls: list[Control]
+    typed: dict[str, str] = field(default_factory=dict)
+    chosen: dict[str, str] = field(default_factory=dict)
+
+    def names(self) -> set[str]:
+        return {c.name for c in self.controls}
+
+    def hidden(self) -> dict[str, str]:
+        return {c.name: c.value for c in self.controls if c.kind == "hidden"}
+
+    def checked(self, name: str) -> str | None:
+        """The radio of `name` the page has chosen, as a person sees it before touching it."""
+        return next((c.value for c in self._radios(name) if c.checked and not c.disabled), None)
+
+    def fill(self, name: str, value: str) -> Form:
+        """Type into a text field that is on the page (a missing field fails the test)."""
+        kinds = {c.kind for c in self.controls if c.name == name and not c.disabled}
+        assert kinds & (_TEXT_LIKE | {"textarea"}), f"no text field {name!r} in the form"
+        self.typed[name] = value
+        return self
+
+    def choose(self, name: str, value: str) -> Form:
+        """Click a radio button that is on the page and enabled."""
+        assert any(c.value == value and not c.disabled for c in self._radios(name)), (
+            f"no enabled {name!r} radio with value {value!r}"
+        )
+        self.chosen[name] = value
+        return self
+
+    def data(self) -> list[tuple[str, str]]:
+        """Exactly the pairs a browser posts: nothing hand-written beyond what was typed."""
+        pairs: list[tuple[str, str]] = []
+        for c in self.controls:
+            if c.disabled:
+                continue
+            if c.kind in ("radio", "checkbox"):
+                picked = self.chosen.get(c.name)
+                if (c.value == picked) if picked is not None else c.checked:
+                    pairs.append((c.name, c.value))
+                continue
+            if c.kind in ("submit", "button", "image", "reset", "file"):
+                continue
+            pairs.append((c.name, self.typed.get(c.name, c.value)))
+        return pairs
+
+    def submit(self, client: FlaskClient, **kwargs: object) -> TestResponse:
+        """Send the form with a Flask test client, as the browser would."""
+        if self.method == "get":
+            return client.get(self.action, query_string=MultiDict(self.data()), **kwargs)
+        return client.post(self.action, data=MultiDict(self.data()), **kwargs)
+
+    def _radios(self, name: str) -> list[Control]:
+        return [c for c in self.controls if c.name == name and c.kind == "radio"]
+
+
+def read_form(form: Element) -> Form:
+    """The form's action, method and named controls, in document order."""
+    assert form.tag == "form", f"not a form: <{form.tag}>"
+    controls: list[Control] = []
+    for el in form.iter():
+        name = el.get("name")
+        if not name or el.tag not in ("input", "select", "textarea"):
+            continue
+        if el.tag == "select":
+            options = el.find_all("option")
+            picked = next(
+                (o for o in options if o.has("selected")), options[0] if options else None
+            )
+            value = (picked.get("value") or picked.text) if picked is not None else ""
+            controls.append(Control(name, "select", value, True, el.has("disabled")))
+        elif el.tag == "textarea":
+            controls.append(Control(name, "textarea", el.text, True, el.has("disabled")))
+        else:
+            kind = (el.get("type") or "text").lower()
+            default = "on" if kind in ("radio", "checkbox") else ""
+            value = el.get("value")
+            controls.append(
+                Control(
+                    name,
+                    kind,
+                    default if value is None else value,
+                    el.has("checked"),
+                    el.has("disabled"),
+                )
+            )
+    return Form(
+        action=form.get("action") or "",
+        method=(form.get("method") or "get").lower(),
+        controls=controls,
+    )

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from checkout.extensions import db
 from checkout.models import Order, Payment, PaymentEvent
 from checkout.payments.states import PaymentStatus
-from tests.blueprints.html_helpers import Element, parse
+from tests.blueprints.html_helpers import Element, Form, parse, read_form
 
 ATTEMPT = "attempt-token-0123456789abcdef"
 
@@ -40,6 +40,13 @@ def _option(page: Element, name: str) -> Element:
     el = page.find("div", data_gateway=name)
     assert el is not None, f"no option for {name}"
     return el
+
+
+def _form(client: FlaskClient, url: str) -> Form:
+    """GET a page with the payment form and read the form as the browser would send it."""
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return read_form(parse(response.data).by_id("paymentForm"))
 
 
 def _sandbox_txn(sandbox, txn_id: str) -> dict[str, Any]:
@@ -237,10 +244,12 @@ def test_double_post_with_one_attempt_token_opens_one_payment(
     assert len(creates) == 1
 
 
-def test_a_new_attempt_token_is_a_new_checkout(client: FlaskClient, make_product) -> None:
+def test_a_new_attempt_token_from_another_browser_is_a_new_checkout(
+    app: Flask, client: FlaskClient, make_product
+) -> None:
     product = make_product()
     _post(client, f"/checkout/{product.slug}", attempt="first-attempt-token-000000000")
-    _post(client, f"/checkout/{product.slug}", attempt="second-attempt-token-00000000")
+    _post(app.test_client(), f"/checkout/{product.slug}", attempt="second-attempt-token-00000000")
     assert len(_orders()) == 2 and len(_payments()) == 2
 
 
@@ -334,11 +343,13 @@ def test_unreachable_gateway_keeps_the_order_and_does_not_fail_the_payment(
     form = page.by_id("paymentForm")
     assert form.get("action") == f"/orders/{order.ref}/pay"
     assert page.by_id("attempt").get("value") != ATTEMPT
-    # ...so once the gateway answers again, "Pay now" opens a checkout for that order.
+    # ...so once the gateway answers again, "Pay now" opens a checkout for that order, posting
+    # exactly what the page holds (it has no e-mail field: the order keeps its address).
     app.config["COINPAYMENTS_API_URL"] = f"{sandbox.url}/api.php"
     app.extensions.get("tollgate_gateways", {}).clear()
     sandbox.knobs("coinpayments", error_rate=0.0, malformed_rate=0.0)
-    retry = _post(client, form.get("action"), attempt=page.by_id("attempt").get("value"))
+    assert "email" not in read_form(form).names()
+    retry = read_form(form).submit(client)
     assert retry.status_code == 303
     assert len(_orders()) == 1
     first, second = _payments()
@@ -365,10 +376,17 @@ def test_pay_another_way_reuses_the_order_and_its_price(
     assert "shopper@example.com" not in page.text
     assert "Cancelled" in page.find(data_testid="previous-attempt").text
 
-    response = _post(client, f"/orders/{order.ref}/pay", email="attacker@example.com")
+    form = read_form(page.by_id("paymentForm"))
+    assert form.names() == {"attempt", "gateway"}
+    response = form.submit(client)
     assert response.status_code == 303
+    # A crafted e-mail is ignored too: the order keeps the address it was placed with.
+    crafted = _post(
+        client, f"/orders/{order.ref}/pay", email="attacker@example.com", attempt="x" * 30
+    )
+    assert crafted.status_code == 303 and crafted.location == response.location
     assert len(_orders()) == 1
-    old, new = _payments()
+    old, new = _payments()  # the crafted post went on to the same open checkout
     assert old.id == cancelled.id and old.status == PaymentStatus.CANCELLED
     assert (new.order_id, new.amount, new.currency) == (order.id, 1250, "USD")
     assert order.email == "shopper@example.com"
@@ -403,3 +421,159 @@ def test_an_attempt_token_cannot_be_replayed_against_another_order(
     response = _post(client, f"/checkout/{other.slug}")  # same token, another product
     assert response.status_code == 400
     assert len(_orders()) == 1 and len(_payments()) == 1
+
+
+# -- paying again after each kind of failure, posting exactly the rendered form ---------------
+
+_HOSTED = {
+    "coinpayments": lambda sandbox, payment: f"{sandbox.url}/index.php?cmd=checkout",
+    "mpgs": lambda sandbox, payment: f"/pay/{payment.ref}/launch",
+    "stripe": lambda sandbox, payment: f"{sandbox.url}/c/pay/cs_test_",
+}
+
+
+def _assert_handed_to(response, sandbox, payment: Payment) -> None:
+    assert response.status_code == 303, response.data[:500]
+    assert response.location.startswith(_HOSTED[payment.gateway](sandbox, payment))
+
+
+@pytest.mark.parametrize(
+    ("failed_with", "status"),
+    [
+        ("mpgs", PaymentStatus.FAILED),  # a declined card
+        ("stripe", PaymentStatus.CANCELLED),  # left the hosted page
+        ("coinpayments", PaymentStatus.EXPIRED),  # the time to send coins ran out
+    ],
+)
+@pytest.mark.parametrize("gateway", ["coinpayments", "mpgs", "stripe"])
+def test_pay_again_page_posts_its_own_form_to_every_gateway(
+    client: FlaskClient, make_payment, sandbox, failed_with: str, status: str, gateway: str
+) -> None:
+    earlier = make_payment(gateway=failed_with, status=status)
+    order = earlier.order
+
+    form = _form(client, f"/orders/{order.ref}/pay")
+    assert (form.action, form.method) == (f"/orders/{order.ref}/pay", "post")
+    assert form.names() == {"attempt", "gateway"}
+    assert form.checked("gateway") == "coinpayments"
+    response = form.choose("gateway", gateway).submit(client)
+
+    [_, again] = _payments()
+    _assert_handed_to(response, sandbox, again)
+    assert (again.order_id, again.gateway, again.status) == (order.id, gateway, "PENDING")
+    assert again.amount == order.amount and len(_orders()) == 1
+
+
+def test_pay_now_on_the_gateway_error_page_and_pay_on_my_orders(
+    client: FlaskClient, make_product, sandbox
+) -> None:
+    product = make_product()
+    sandbox.knobs("stripe", error_rate=1.0)
+    first = _form(client, f"/checkout/{product.slug}")
+    down = first.fill("email", "shopper@example.com").choose("gateway", "stripe").submit(client)
+    assert down.status_code == 503
+    page = parse(down.data)
+    # The checkout never opened: no "last attempt: Opening checkout" on the page that says so.
+    assert page.find(data_testid="previous-attempt") is None
+    assert "Opening checkout" not in page.text
+    [order] = _orders()
+
+    # "Pay" on /orders leads to the same page for the order, which says what happened.
+    mine = parse(client.get("/orders").data)
+    link = mine.find("a", href=f"/orders/{order.ref}/pay")
+    assert link is not None and link.text.startswith("Pay")
+    again = parse(client.get(link.get("href")).data)
+    note = again.find(data_testid="previous-attempt").text
+    assert "could not reach Stripe" in note and "Opening checkout" not in note
+
+    # "Pay now" on the error page, once Stripe answers again, posts only what the page holds.
+    sandbox.knobs("stripe", error_rate=0.0)
+    retry = read_form(page.by_id("paymentForm"))
+    assert retry.checked("gateway") == "stripe" and "email" not in retry.names()
+    response = retry.submit(client)
+    created, opened = _payments()
+    _assert_handed_to(response, sandbox, opened)
+    assert created.status == PaymentStatus.CREATED and opened.order_id == order.id
+    assert len(_orders()) == 1
+
+
+def test_a_pasted_address_over_254_characters_is_too_long_only(
+    client: FlaskClient, make_product
+) -> None:
+    product = make_product()
+    pasted = "not an address " * 20  # 300 characters, and not an address either
+    form = _form(client, f"/checkout/{product.slug}").fill("email", pasted)
+    response = form.submit(client)
+    assert response.status_code == 400
+    error = parse(response.data).by_id("email-error").text
+    assert error == "That e-mail address is too long."
+    assert _orders() == []
+
+
+# -- Back from the hosted page: the same attempt lands on the same order ----------------------
+
+
+def _buy(client: FlaskClient, product, gateway: str = "stripe", email: str = "a@example.com"):
+    """A fresh checkout page (as after Back without the page cache), filled in and sent."""
+    form = _form(client, f"/checkout/{product.slug}")
+    return form.fill("email", email).choose("gateway", gateway).submit(client)
+
+
+def test_back_and_a_fresh_page_continue_the_same_order_and_hosted_page(
+    client: FlaskClient, make_product, sandbox
+) -> None:
+    product = make_product()
+    first = _buy(client, product)
+    again = _buy(client, product)
+    assert again.status_code == 303 and again.location == first.location
+    assert len(_orders()) == 1 and len(_payments()) == 1
+
+
+def test_back_and_another_gateway_is_a_new_payment_of_the_same_order(
+    client: FlaskClient, make_product, sandbox
+) -> None:
+    product = make_product()
+    _buy(client, product, "stripe")
+    response = _buy(client, product, "coinpayments")
+    [order] = _orders()
+    stripe, crypto = _payments()
+    _assert_handed_to(response, sandbox, crypto)
+    assert stripe.order_id == crypto.order_id == order.id
+
+
+def test_after_cancel_on_the_hosted_page_the_same_order_gets_a_new_checkout(
+    client: FlaskClient, make_product, sandbox
+) -> None:
+    product = make_product()
+    _buy(client, product)
+    [left] = _payments()
+    client.get(f"/status/{left.ref}/cancel")  # the gateway's cancel URL: the page is done with
+    response = _buy(client, product)
+    _, fresh = _payments()
+    _assert_handed_to(response, sandbox, fresh)
+    assert fresh.order_id == left.order_id and fresh.gateway_reference != left.gateway_reference
+
+
+def test_another_address_or_a_paid_order_is_a_new_order(
+    client: FlaskClient, make_product, sandbox
+) -> None:
+    product = make_product()
+    _buy(client, product)
+    _buy(client, product, email="someone.else@example.com")
+    assert len(_orders()) == 2
+    for order in _orders():
+        order.status = "PAID"
+    db.session.commit()
+    _buy(client, product, email="someone.else@example.com")
+    assert len(_orders()) == 3 and len(_payments()) == 3
+
+
+def test_back_on_the_pay_again_page_continues_the_same_payment(
+    client: FlaskClient, make_payment, sandbox
+) -> None:
+    declined = make_payment(gateway="mpgs", status=PaymentStatus.FAILED)
+    url = f"/orders/{declined.order.ref}/pay"
+    first = _form(client, url).choose("gateway", "stripe").submit(client)
+    again = _form(client, url).choose("gateway", "stripe").submit(client)
+    assert again.location == first.location
+    assert len(_payments()) == 2  # the declined one and one Stripe checkout

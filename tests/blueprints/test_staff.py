@@ -99,6 +99,22 @@ def test_login_starts_a_fresh_session(client: FlaskClient, staff: str) -> None:
         assert session["_user_id"]
 
 
+def test_login_and_logout_keep_the_shoppers_orders_in_this_browser(
+    client: FlaskClient, staff: str
+) -> None:
+    shopper = {"orders": ["ord_mine"], "checkout_attempt": {"token": "t" * 32, "order": "ord_mine"}}
+    with client.session_transaction() as session:
+        session.update(shopper)
+    login(client, staff)
+    with client.session_transaction() as session:
+        assert session["_user_id"]
+        assert {key: session[key] for key in shopper} == shopper
+    assert client.post("/staff/logout").status_code == 303
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
+        assert dict(session) == shopper
+
+
 @pytest.mark.parametrize(
     ("target", "lands"),
     [
