@@ -107,6 +107,7 @@ class Observation:
     invoiced: Money | None = None
     message: str = ""  # the reason in words ("Card declined: insufficient funds")
     review: str | None = None  # a fact staff must look at (refunded at the gateway ...)
+    review_kind: str | None = None  # a payments.states.ReviewKind value: the shopper's words
     gateway_reference: str | None = None
     confirms_received: int | None = None
     confirms_needed: int | None = None
@@ -324,6 +325,16 @@ class Gateway:
         Gateways that cannot close a checkout just look it up; the sweep decides on expiry.
         """
         return self.fetch_status(payment)
+
+    def money_may_still_come(self, observation: Observation) -> bool:
+        """Whether money may still arrive for a payment whose last answer is `observation`.
+
+        The sweep asks this with the gateway's answer when it expires a payment past its
+        deadline: True keeps the expired payment in its slow look-ups within the sweep window,
+        so money captured afterwards still completes it (flagged late). Crypto says yes always
+        (`late_money`); a card gateway answers from what the shopper was doing. Pure: no HTTP.
+        """
+        return self.late_money
 
     def refund(self, payment: Payment, amount: Money) -> RefundResult:
         """Refund `amount` of a completed payment. Moves money: called only by staff."""

@@ -86,6 +86,30 @@ _AUTHORIZED_REVIEW = (
     "MPGS holds an authorization that nobody will capture: capture or void it in Merchant "
     "Administration"
 )
+#: After-payment statuses onto the kind of review the shopper reads (payments.states.ReviewKind).
+_AFTER_PAYMENT_KIND: dict[str, str] = {
+    "REFUNDED": "refunded",
+    "PARTIALLY_REFUNDED": "refunded",
+    "EXCESSIVELY_REFUNDED": "refunded",
+    "REFUND_REQUESTED": "refunded",
+    "CHARGEBACK_PROCESSED": "disputed",
+    "DISPUTED": "disputed",
+}
+#: Retrieve Order statuses after which money may still be captured once our deadline passed:
+#: the payer is inside 3-D Secure or about to pay (the session's own clock may lag ours), or an
+#: authorization holds the money and staff may still capture it. Everything else is settled
+#: (CAPTURED, FAILED, ...) or shows nobody ever entered a card (no order at all).
+MONEY_MAY_STILL_COME = frozenset(
+    {
+        "INITIATED",
+        "AUTHENTICATION_INITIATED",
+        "AUTHENTICATED",
+        "AUTHENTICATION_NOT_NEEDED",
+        "AUTHORIZED",
+        "PARTIALLY_CAPTURED",
+    }
+)
+AUTHORIZED_MESSAGE = "The card was authorised but not captured"
 
 #: response.gatewayCode in words, for the shopper's status page and the staff timeline.
 GATEWAY_CODE_WORDS: dict[str, str] = {
@@ -122,6 +146,10 @@ _STATUS_WORDS = {
     "FAILED": "The payment was not approved",
 }
 EXPIRED_MESSAGE = "The card payment page timed out before a payment was made"
+_AFTER_PAYMENT_WORDS = {
+    "refunded": "The card payment was refunded",
+    "disputed": "The card payment is disputed",
+}
 
 
 def gateway_code_words(code: str | None) -> str | None:
@@ -270,6 +298,10 @@ class MpgsGateway(Gateway):
             return _no_such_order(payment)
         return self.observe_order(payment, order)
 
+    def money_may_still_come(self, observation: Observation) -> bool:
+        """Past our deadline, may this Retrieve Order answer still turn into captured money?"""
+        return observation.raw_status in MONEY_MAY_STILL_COME
+
     def observe_order(self, payment: Payment, order: Mapping[str, Any]) -> Observation:
         """Map one Retrieve Order answer onto an Observation (pure: no HTTP)."""
         raw_status = str(order.get("status") or "")
@@ -305,12 +337,25 @@ class MpgsGateway(Gateway):
             message = words or _STATUS_WORDS[raw_status]
             raw_words = f"{raw_status}/{code}" if code else raw_status
             return Observation(S.FAILED, raw_words, message=message, raw=raw)
-        review = None
         if raw_status == "AUTHORIZED":
-            review = _AUTHORIZED_REVIEW
-        elif raw_status == "PARTIALLY_CAPTURED":
-            review = f"MPGS partially captured this order ({_totals(order)})"
-        return Observation(S.PENDING, raw_status, review=review, raw=raw)
+            return Observation(
+                S.PENDING,
+                raw_status,
+                message=AUTHORIZED_MESSAGE,
+                review=_AUTHORIZED_REVIEW,
+                review_kind="authorised",
+                raw=raw,
+            )
+        if raw_status == "PARTIALLY_CAPTURED":
+            return Observation(
+                S.PENDING,
+                raw_status,
+                message="Part of the amount was taken from the card",
+                review=f"MPGS partially captured this order ({_totals(order)})",
+                review_kind="underpaid",
+                raw=raw,
+            )
+        return Observation(S.PENDING, raw_status, raw=raw)
 
     def _captured(
         self, payment: Payment, order: Mapping[str, Any], raw: dict[str, Any]
@@ -358,7 +403,9 @@ class MpgsGateway(Gateway):
         return Observation(
             keep,
             raw_status,
+            message=_AFTER_PAYMENT_WORDS.get(_AFTER_PAYMENT_KIND.get(raw_status, ""), ""),
             review=f"MPGS order is {raw_status} ({_totals(order)})",
+            review_kind=_AFTER_PAYMENT_KIND.get(raw_status),
             raw=raw,
         )
 

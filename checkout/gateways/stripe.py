@@ -108,6 +108,19 @@ _UNPAID_INTENT_STATUS: dict[str, PaymentStatus] = {
     "canceled": PaymentStatus.FAILED,
 }
 
+#: (session status, payment intent status) after which money may still arrive once our deadline
+#: passed: the shopper is still inside the payment on an open session (3-D Secure, a payment
+#: that is processing), or a completed session's delayed debit is still settling. Anything else
+#: is paid, refused, or never had a payment started.
+MONEY_MAY_STILL_COME = frozenset(
+    {
+        ("open", "processing"),
+        ("open", "requires_action"),
+        ("open", "requires_confirmation"),
+        ("complete", "processing"),
+    }
+)
+
 SESSION_EVENTS = frozenset(
     {
         "checkout.session.completed",
@@ -226,6 +239,10 @@ class StripeGateway(Gateway):
         """Retrieve the session (with its payment intent) and map it. Moves no money."""
         return observe_session(self._retrieve(payment))
 
+    def money_may_still_come(self, observation: Observation) -> bool:
+        """Past our deadline, may this session still be paid? See MONEY_MAY_STILL_COME."""
+        return money_may_still_come(observation.data)
+
     def expire(self, payment: Payment) -> Observation:
         """Expire an open session past our deadline, then report what Stripe then holds.
 
@@ -235,8 +252,13 @@ class StripeGateway(Gateway):
         """
         session = self._retrieve(payment)
         deadline = payment.expires_at
+        observation = observe_session(session)
         if session.get("status") != "open" or deadline is None or deadline > _utcnow():
-            return observe_session(session)
+            return observation
+        if self.money_may_still_come(observation):
+            # the shopper is inside the payment (3-D Secure, processing): closing the session
+            # would cancel it; the sweep keeps looking at it after expiry instead
+            return observation
         try:
             expired = self._call(
                 payment,
@@ -377,7 +399,11 @@ def observe_session(session: Mapping[str, Any], event_type: str | None = None) -
     if event_type:
         raw_status = f"{event_type} ({raw_status})"
     intent = session.get("payment_intent")
-    facts: dict[str, Any] = {"session_id": session.get("id")}
+    facts: dict[str, Any] = {
+        "session_id": session.get("id"),
+        "session_status": status,
+        "intent_status": intent.get("status") if isinstance(intent, Mapping) else None,
+    }
     if intent_id := _intent_id(intent):
         facts["payment_intent"] = intent_id
     common: dict[str, Any] = {
@@ -413,6 +439,11 @@ def observe_session(session: Mapping[str, Any], event_type: str | None = None) -
         if mapped == PaymentStatus.FAILED:
             return Observation(mapped, message=_intent_error(intent), **common)
     return Observation(mapped, review=review, **common)
+
+
+def money_may_still_come(facts: Mapping[str, Any]) -> bool:
+    """Whether the session facts `observe_session` recorded leave money still on its way."""
+    return (facts.get("session_status"), facts.get("intent_status")) in MONEY_MAY_STILL_COME
 
 
 @contextmanager

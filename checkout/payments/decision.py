@@ -13,7 +13,7 @@ from typing import Any
 from ..gateways.base import Observation
 from ..models import Payment, PaymentEvent
 from ..money import Money
-from .states import LATE_COMPLETABLE, PaymentStatus, can_transition
+from .states import LATE_COMPLETABLE, PaymentStatus, ReviewKind, can_transition
 
 DUPLICATE_REVIEW = "order was already paid by another payment: refund one of them"
 
@@ -25,6 +25,7 @@ class Decision:
     kind: str  # transition / refused / review / none
     reason: str | None = None  # why, in words, for the timeline and the log
     review: str | None = None  # a new reason for staff to look
+    review_kind: ReviewKind | None = None  # what kind of reason, for the shopper's words
     late: bool = False
     message: str | None = None  # the gateway's words for the shopper
     fulfils: bool = False  # set by the funnel when this decision claimed the order
@@ -41,7 +42,8 @@ class Decision:
     def pays_order(self) -> bool:
         return self.transitioned and self.new == PaymentStatus.COMPLETED
 
-    def payment_values(self, now: datetime) -> dict[str, Any]:
+    def payment_values(self, now: datetime, data: dict[str, Any] | None) -> dict[str, Any]:
+        """The payment columns this decision sets; `data` is the gateway_data being written."""
         values: dict[str, Any] = {}
         if self.transitioned:
             values["status"] = self.new
@@ -54,11 +56,16 @@ class Decision:
         if self.review:
             values["needs_review"] = True
             values["review_reason"] = self.review
+            values["gateway_data"] = _with_kind(data, self.review_kind or ReviewKind.OTHER)
         return values
 
     @staticmethod
-    def duplicate_values() -> dict[str, Any]:
-        return {"needs_review": True, "review_reason": DUPLICATE_REVIEW}
+    def duplicate_values(data: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "needs_review": True,
+            "review_reason": DUPLICATE_REVIEW,
+            "gateway_data": _with_kind(data, ReviewKind.PAID_TWICE),
+        }
 
     def events(
         self, payment: Payment, observation: Observation, source: str, *, duplicate: bool
@@ -90,32 +97,43 @@ def decide(payment: Payment, observation: Observation, *, order_paid_by: int | N
     old = PaymentStatus(payment.status)
     target = observation.status
     review = _new_review(payment, observation.review)
+    review_kind = _gateway_kind(observation.review_kind)
 
     if target == PaymentStatus.COMPLETED and old != PaymentStatus.COMPLETED:
         mismatch = amount_mismatch(payment, observation.paid, observation.invoiced)
         if mismatch:
             mismatch_review = _new_review(payment, mismatch)
             kind = "review" if mismatch_review else "none"
-            return Decision(old, old, kind, reason=mismatch, review=mismatch_review)
+            return Decision(
+                old,
+                old,
+                kind,
+                reason=mismatch,
+                review=mismatch_review,
+                review_kind=mismatch_kind(payment, observation.paid, observation.invoiced),
+            )
 
     if target == old:
-        return Decision(old, old, "review" if review else "none", reason=review, review=review)
+        kind = "review" if review else "none"
+        return Decision(old, old, kind, reason=review, review=review, review_kind=review_kind)
 
     if not can_transition(old, target):
         reason = (
             f"gateway says {target} ({observation.raw_status}); {old} -> {target} is not allowed"
         )
-        return Decision(old, old, "refused", reason=reason, review=review)
+        return Decision(old, old, "refused", reason=reason, review=review, review_kind=review_kind)
 
     late = target == PaymentStatus.COMPLETED and old in LATE_COMPLETABLE
     if late:
         review = f"late payment: money arrived after the payment was {old}"
+        review_kind = ReviewKind.LATE
     return Decision(
         old,
         target,
         "transition",
         reason=observation.message or None,
         review=review,
+        review_kind=review_kind,
         late=late,
         message=observation.message or None,
     )
@@ -129,15 +147,45 @@ def amount_mismatch(
         return f"gateway invoiced {invoiced}, payment is for {payment.money}: invoice mismatch"
     if paid is None:
         return "gateway reported paid without saying how much"
-    if paid.currency == payment.currency:
-        expected = payment.money
-    elif payment.crypto_money is not None and paid.currency == payment.crypto_money.currency:
-        expected = payment.crypto_money
-    else:
+    expected = _expected(payment, paid)
+    if expected is None:
         return f"gateway holds {paid}, payment is for {payment.money}: currency mismatch"
     if paid.amount != expected.amount:
         return f"gateway holds {paid}, payment is for {expected}: amount mismatch"
     return None
+
+
+def mismatch_kind(
+    payment: Payment, paid: Money | None, invoiced: Money | None = None
+) -> ReviewKind:
+    """The kind of an `amount_mismatch`: too little or too much of the right thing, else other."""
+    if (invoiced is not None and invoiced != payment.money) or paid is None:
+        return ReviewKind.AMOUNT_MISMATCH
+    expected = _expected(payment, paid)
+    if expected is None:
+        return ReviewKind.AMOUNT_MISMATCH
+    return ReviewKind.UNDERPAID if paid.amount < expected.amount else ReviewKind.OVERPAID
+
+
+def _expected(payment: Payment, paid: Money) -> Money | None:
+    """What `paid` must equal: the price, or the coin amount when paid in the coin."""
+    if paid.currency == payment.currency:
+        return payment.money
+    if payment.crypto_money is not None and paid.currency == payment.crypto_money.currency:
+        return payment.crypto_money
+    return None
+
+
+def _gateway_kind(kind: str | None) -> ReviewKind:
+    """A gateway's review kind as ours; a gateway that names none gets OTHER."""
+    try:
+        return ReviewKind(kind)
+    except ValueError:
+        return ReviewKind.OTHER
+
+
+def _with_kind(data: dict[str, Any] | None, kind: ReviewKind) -> dict[str, Any]:
+    return {**(data or {}), "review_kind": kind.value}
 
 
 def _new_review(payment: Payment, review: str | None) -> str | None:

@@ -343,12 +343,15 @@ def _apply(current: Payment, observation: Observation, decision: Decision, sourc
     now = utcnow()
     values = _bookkeeping(current, observation, now)
     if decision.changes_payment:
-        values.update(decision.payment_values(now))
+        data = values.get("gateway_data", current.gateway_data)
+        values.update(decision.payment_values(now, data))
     claimed_order = False
     if decision.pays_order:
         claimed_order = _claim_order(current, now)
         if not claimed_order:
-            values.update(decision.duplicate_values())
+            values.update(
+                decision.duplicate_values(values.get("gateway_data", current.gateway_data))
+            )
     result = db.session.execute(
         update(Payment)
         .where(Payment.id == current.id, Payment.version == current.version)

@@ -69,6 +69,69 @@ WORDS = {
 }
 
 
+class ReviewKind(StrEnum):
+    """Why a payment needs staff, as a fact the shopper's page can put in words.
+
+    The review reason itself stays free text for staff (amounts, gateway words); the kind is
+    what decides what the shopper reads, so no page ever matches on that text.
+    """
+
+    LATE = "late"  # money arrived after the payment had ended
+    UNDERPAID = "underpaid"  # less than the amount due arrived
+    OVERPAID = "overpaid"  # more than the amount due arrived
+    AMOUNT_MISMATCH = "amount_mismatch"  # another currency or invoice, or no amount given
+    PAID_TWICE = "paid_twice"  # the order was already paid by another payment
+    AUTHORISED_NOT_CAPTURED = "authorised"  # the card holds the money, nobody collected it
+    REFUNDED_AT_GATEWAY = "refunded"  # refunded or reversed at the gateway, not by us
+    DISPUTED = "disputed"  # a dispute or chargeback at the card issuer
+    OTHER = "other"  # anything else staff must look at
+
+
+#: What the shopper reads for each kind of review; staff read the review reason.
+REVIEW_WORDS: dict[ReviewKind, str] = {
+    ReviewKind.LATE: (
+        "Your payment arrived after the deadline and was accepted. Our staff check every late "
+        "payment and will e-mail you if anything else is needed."
+    ),
+    ReviewKind.UNDERPAID: (
+        "Less than the full amount arrived. Our staff will contact you by e-mail to settle the "
+        "rest or refund what arrived."
+    ),
+    ReviewKind.OVERPAID: (
+        "More than the amount due arrived. Our staff will refund the difference and contact you "
+        "by e-mail."
+    ),
+    ReviewKind.AMOUNT_MISMATCH: (
+        "We received a different amount than this order costs. Our staff will look at it and "
+        "contact you by e-mail."
+    ),
+    ReviewKind.PAID_TWICE: (
+        "This order was already paid by another payment. Our staff will refund this one and "
+        "contact you by e-mail."
+    ),
+    ReviewKind.AUTHORISED_NOT_CAPTURED: (
+        "The card was authorised but not captured: the money is held on your card, not taken. "
+        "Our staff will release it or contact you by e-mail."
+    ),
+    ReviewKind.REFUNDED_AT_GATEWAY: (
+        "This payment was refunded at the payment provider. Our staff will contact you by e-mail "
+        "if anything else is needed."
+    ),
+    ReviewKind.DISPUTED: (
+        "This payment is disputed with the card issuer. Our staff will contact you by e-mail."
+    ),
+    ReviewKind.OTHER: "Our staff need to look at this payment and will contact you by e-mail.",
+}
+
+
+def review_words(kind: str | None) -> str:
+    """The shopper's words for a stored review kind; an unknown or missing kind reads as OTHER."""
+    try:
+        return REVIEW_WORDS[ReviewKind(kind)]
+    except ValueError:
+        return REVIEW_WORDS[ReviewKind.OTHER]
+
+
 def can_transition(old: PaymentStatus, new: PaymentStatus) -> bool:
     return new in _ALLOWED[old]
 

@@ -38,6 +38,11 @@ from .sweep_scope import Scope
 log = logging.getLogger(__name__)
 
 _OPEN = (PaymentStatus.PENDING, PaymentStatus.CREATED)
+#: what the shopper reads on an expiry, by whether money may still come (the gateway's answer)
+_EXPIRED_WORDS = {
+    False: "The payment window closed before any payment arrived.",
+    True: "The payment window closed while the payment was still under way.",
+}
 
 
 @dataclass
@@ -249,6 +254,12 @@ def _settle(
         return
     observation = answer
     reason = _deadline_reason(scope, payment, observation)
+    if payment.status == PaymentStatus.EXPIRED:
+        # looked at again because money may still come: say whether it still may, and keep a
+        # still-open answer EXPIRED here (the checkout was closed, or left to its shopper)
+        observation = _expiry(gateway, observation, reason) if reason else _marked(gateway, answer)
+        answers.append((payment, observation))
+        return
     if reason is None:
         answers.append((payment, observation))  # written with the rest of the task's answers
         return
@@ -258,7 +269,7 @@ def _settle(
     except GatewayError as exc:
         _error(payment, exc, tally)
         return
-    observation = _expiry(closing, reason)
+    observation = _expiry(gateway, closing, reason)
     try:
         with _writing():
             _count(tally, record_observation(payment, observation, Source.SWEEP))
@@ -281,24 +292,41 @@ def _deadline_reason(scope: Scope, payment: Payment, observation: Observation) -
     return None
 
 
-def _expiry(closing: Observation, reason: str) -> Observation:
-    """The gateway's answer after closing the checkout; still open there means EXPIRED here."""
-    marks = {"expired_by": "sweep", "expiry_reason": reason}
+def _expiry(gateway: Gateway, closing: Observation, reason: str) -> Observation:
+    """The gateway's answer after closing the checkout; still open there means EXPIRED here.
+
+    What the gateway said stays: a review (an authorization nobody captured, a refund) keeps
+    its reason and kind, and its words replace "no payment arrived". Whether money may still
+    come is recorded with the expiry, so the sweep keeps looking where it may.
+    """
+    marks = {
+        "expired_by": "sweep",
+        "expiry_reason": reason,
+        "late_money": gateway.money_may_still_come(closing),
+    }
     if closing.status == PaymentStatus.EXPIRED:  # closed at the gateway (Stripe's expire)
         return replace(closing, data={**dict(closing.data), **marks})
     if closing.status not in _OPEN:
         return closing  # paid at the last moment, or the gateway ended it otherwise
+    message = closing.message if closing.review else ""
     return Observation(
         status=PaymentStatus.EXPIRED,
         raw_status=closing.raw_status,
-        message="The payment window closed before any payment arrived.",
-        review=None,
+        message=message or _EXPIRED_WORDS[marks["late_money"]],
+        review=closing.review,
+        review_kind=closing.review_kind,
         gateway_reference=closing.gateway_reference,
         confirms_received=closing.confirms_received,
         confirms_needed=closing.confirms_needed,
         data={**dict(closing.data), **marks},
         raw=closing.raw,
     )
+
+
+def _marked(gateway: Gateway, answer: Observation) -> Observation:
+    """An answer about an expired payment, with whether money may still come after it."""
+    late_money = gateway.money_may_still_come(answer)
+    return replace(answer, data={**dict(answer.data), "late_money": late_money})
 
 
 def _cancel_orphan(payment: Payment) -> Outcome:

@@ -58,9 +58,11 @@ def scope_for(app: Flask, hours: int | None, gateway: str | None, now: datetime)
 def is_due(scope: Scope) -> ColumnElement[bool]:
     """Open (or expired where late money can still come), in scope, and its next check has come.
 
-    An EXPIRED payment of a gateway whose money can arrive late (crypto) stays due within the
-    window, at the slow pace the funnel schedules for old payments: if the gateway's notification
-    about late coins is lost, the sweep still finds them. Past the window it is left alone.
+    An EXPIRED payment of a gateway whose money can arrive late (crypto), or one whose last
+    answer said money may still come (a card payment expired mid 3-D Secure, a debit still
+    processing: `Gateway.money_may_still_come`), stays due within the window, at the slow pace
+    the funnel schedules for old payments: if the gateway's notification about the money is
+    lost, the sweep still finds it. Past the window it is left alone.
     """
     conditions: list[ColumnElement[bool]] = [
         or_(
@@ -71,7 +73,7 @@ def is_due(scope: Scope) -> ColumnElement[bool]:
             ),
             and_(
                 Payment.status == PaymentStatus.EXPIRED,
-                Payment.gateway.in_(_LATE_MONEY_GATEWAYS),
+                or_(Payment.gateway.in_(_LATE_MONEY_GATEWAYS), money_may_still_come()),
                 Payment.created_at >= scope.stale_before,
             ),
         ),
@@ -85,6 +87,11 @@ def is_due(scope: Scope) -> ColumnElement[bool]:
     if scope.gateway:
         conditions.append(Payment.gateway == scope.gateway)
     return and_(*conditions)
+
+
+def money_may_still_come() -> ColumnElement[bool]:
+    """The expiry (or a later look) recorded that money may still come for this payment."""
+    return Payment.gateway_data["late_money"].as_boolean().is_(True)
 
 
 def window_hours(scope: Scope) -> float:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from sqlalchemy import update
 
@@ -507,3 +508,136 @@ def test_still_pending_answers_get_bookkeeping_only_in_one_batch(
             assert row.last_checked_at is not None and row.next_check_at > utcnow()
             assert row.last_raw
             assert len(events(ref)) == event_count
+
+
+# -- card money after the deadline ------------------------------------------------------------
+
+
+def _force_mpgs(sandbox: Sandbox, ref: str, **spec: Any) -> None:
+    answer = requests.post(f"{sandbox.url}/_sandbox/mpgs/orders/{ref}", json=spec, timeout=5)
+    assert answer.status_code == 200, answer.text[:300]
+
+
+@pytest.mark.parametrize(
+    ("spec", "review", "kind", "words"),
+    [
+        (
+            {"status": "AUTHORIZED", "totalAuthorizedAmount": "12.50"},
+            "authorization that nobody will capture",
+            "authorised",
+            "The card was authorised but not captured",
+        ),
+        (
+            {"status": "PARTIALLY_CAPTURED", "totalCapturedAmount": "5.00"},
+            "partially captured",
+            "underpaid",
+            "Part of the amount was taken from the card",
+        ),
+        (
+            {"status": "REFUNDED", "totalCapturedAmount": "12.50", "totalRefundedAmount": "12.50"},
+            "REFUNDED",
+            "refunded",
+            "The card payment was refunded",
+        ),
+        ({"status": "DISPUTED"}, "DISPUTED", "disputed", "The card payment is disputed"),
+        (
+            {"status": "CHARGEBACK_PROCESSED"},
+            "CHARGEBACK_PROCESSED",
+            "disputed",
+            "The card payment is disputed",
+        ),
+    ],
+    ids=["authorized", "partially-captured", "refunded", "disputed", "chargeback"],
+)
+def test_an_expired_mpgs_payment_keeps_what_the_gateway_said(
+    app: Flask, sandbox: Sandbox, spec: dict[str, Any], review: str, kind: str, words: str
+) -> None:
+    [ref] = open_payments(app, "mpgs", 1)
+    _force_mpgs(sandbox, ref, **spec)
+    with app.app_context():
+        due_now()
+        run = sweep_pending("test", now=utcnow() + timedelta(hours=2))  # first look: past deadline
+        row = payment(ref)
+        assert run.expired == 1
+        assert row.status == "EXPIRED"
+        assert row.needs_review and review in row.review_reason
+        assert row.gateway_data["review_kind"] == kind
+        assert row.status_message == words
+        assert "no payment arrived" not in row.status_message.lower()
+
+
+def _mpgs_challenge(sandbox: Sandbox, session_id: str) -> None:
+    """The shopper enters a 3-D Secure card: the order waits in AUTHENTICATION_INITIATED."""
+    answer = requests.post(
+        f"{sandbox.url}/checkout/pay/{session_id}",
+        data={"cardNumber": "4000000000003220"},
+        timeout=10,
+    )
+    assert answer.status_code == 200 and "challenge" in answer.text
+
+
+def test_mpgs_money_captured_after_expiry_completes_the_payment_flagged_late(
+    app: Flask, sandbox: Sandbox, fulfilments: list
+) -> None:
+    [ref, idle] = open_payments(app, "mpgs", 2)
+    with app.app_context():
+        _mpgs_challenge(sandbox, payment(ref).gateway_reference)
+        due_now()
+        run = sweep_pending("test", now=utcnow() + timedelta(hours=2))
+        assert run.expired == 2
+        expired = payment(ref)
+        assert expired.status == "EXPIRED"
+        assert expired.gateway_data["late_money"] is True  # 3-D Secure was still running
+        assert payment(idle).gateway_data["late_money"] is False  # no card was ever entered
+
+        # the shopper finishes 3-D Secure after our deadline (the gateway's session lags)
+        answer = requests.post(
+            f"{sandbox.url}/checkout/challenge/{expired.gateway_reference}",
+            data={"outcome": "approve"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert answer.status_code == 302
+        later = expired.next_check_at + timedelta(seconds=1)
+        run = sweep_pending("test", now=later)
+        assert run.checked == 1  # the idle one is left alone
+        late = payment(ref)
+        assert (late.status, late.late, late.needs_review) == ("COMPLETED", True, True)
+        assert late.gateway_data["review_kind"] == "late"
+        [event] = completions(ref)
+        assert (event.old_status, event.source) == ("EXPIRED", "sweep")
+        assert fulfilments == [(ref, late.order.ref)]
+
+        assert sweep_pending("test", now=later + timedelta(hours=1)).checked == 0
+        assert len(fulfilments) == 1
+
+
+def test_stripe_debit_settling_after_expiry_completes_the_payment_flagged_late(
+    app: Flask, sandbox: Sandbox, fulfilments: list
+) -> None:
+    [ref] = open_payments(app, "stripe", 1)
+    with app.app_context():
+        session_id = payment(ref).gateway_reference
+        answer = requests.post(
+            f"{sandbox.url}/c/pay/{session_id}",
+            data={"method": "us_bank_account", "routing": "110000000", "account": "000123456789"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert answer.status_code in (302, 303), answer.text[:300]
+        _set(ref, expires_at=utcnow() - timedelta(minutes=10))
+        due_now()
+        run = sweep_pending("test", now=utcnow() + timedelta(hours=2))
+        expired = payment(ref)
+        assert run.expired == 1 and expired.status == "EXPIRED"
+        assert expired.gateway_data["late_money"] is True  # the debit is still processing
+        assert "still under way" in expired.status_message
+
+        sandbox.advance(60)  # the bank debit settles at Stripe; the webhook is lost
+        run = sweep_pending("test", now=expired.next_check_at + timedelta(seconds=1))
+        late = payment(ref)
+        assert run.checked == 1 and run.changed == 1
+        assert (late.status, late.late, late.needs_review) == ("COMPLETED", True, True)
+        [event] = completions(ref)
+        assert (event.old_status, event.source) == ("EXPIRED", "sweep")
+        assert fulfilments == [(ref, late.order.ref)]
