@@ -16,8 +16,9 @@ Errors are split by what the caller must do:
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -381,6 +382,71 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         lowered = name.lower()
         value = next((v for k, v in headers.items() if k.lower() == lowered), None)
     return value
+
+
+#: deeper than any real gateway body (Stripe events nest about 8 levels); deeper is an attack
+MAX_NOTIFICATION_DEPTH = 32
+
+
+def notification_object(
+    body: bytes, *, parse_float: Callable[[str], Any] = Decimal
+) -> dict[str, Any]:
+    """A notification body as one JSON object, or InvalidNotification.
+
+    Whatever passed the signature is still shaped by the sender: the body must be UTF-8, JSON,
+    an object, and shallow enough that reading, redacting and storing it cannot exhaust the
+    stack. Numbers with a decimal point never become float: `Decimal` by default, or `str` for
+    a gateway whose amounts are all integers and whose payload is stored as parsed.
+    """
+    try:
+        data = json.loads(body.decode("utf-8"), parse_float=parse_float)
+    except UnicodeDecodeError as exc:
+        raise InvalidNotification("notification body is not UTF-8") from exc
+    except RecursionError as exc:
+        raise InvalidNotification("notification body is nested too deeply") from exc
+    except ValueError as exc:
+        raise InvalidNotification("notification body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise InvalidNotification("notification body is not a JSON object")
+    if _depth_exceeds(data, MAX_NOTIFICATION_DEPTH):
+        raise InvalidNotification("notification body is nested too deeply")
+    return data
+
+
+def object_at(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """`data[key]`, which must be a JSON object, or InvalidNotification."""
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise InvalidNotification(f"notification field {key!r} is not an object")
+    return value
+
+
+def text_at(data: Mapping[str, Any], key: str) -> str | None:
+    """`data[key]` when it is a non-empty string, None when absent or null; else invalid.
+
+    Ids are looked up in the database and stored in text columns: a number, list or object
+    where an id belongs is a malformed notification, not something to coerce.
+    """
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidNotification(f"notification field {key!r} is not a string")
+    return value
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether `value` nests deeper than `limit`, checked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
 
 
 _SECRET_KEYS = frozenset(

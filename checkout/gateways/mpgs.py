@@ -18,8 +18,8 @@ The wire format is shared/protocols.md section B. Facts that shaped this module:
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import json
 import logging
 import secrets
 from collections.abc import Mapping
@@ -41,6 +41,8 @@ from .base import (
     RefundResult,
     ReturnUrls,
     header,
+    notification_object,
+    text_at,
 )
 from .transport import HttpResponse, HttpTransport
 
@@ -434,25 +436,16 @@ class MpgsGateway(Gateway):
             secret.encode(), self.notification_secret.encode()
         ):
             raise InvalidNotification("X-Notification-Secret does not match")
-        event_id = header(headers, "X-Notification-Id")
-        if not event_id:
-            raise InvalidNotification("X-Notification-Id header missing")
-        try:
-            data = json.loads(body, parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidNotification("notification body is not JSON") from exc
-        if not isinstance(data, dict):
-            raise InvalidNotification("notification body is not a JSON object")
+        data = notification_object(body)
         merchant = data.get("merchant")
         if merchant not in (None, self.merchant_id):
             raise InvalidNotification(f"notification is for merchant {merchant!r}, not ours")
         order = data.get("order") if isinstance(data.get("order"), dict) else {}
         transaction = data.get("transaction") if isinstance(data.get("transaction"), dict) else {}
-        order_id = order.get("id")
         return InboundNotification(
-            event_id=event_id,
+            event_id=_notification_id(headers, body),
             event_type=str(transaction.get("type") or "TRANSACTION"),
-            payment_ref=str(order_id) if order_id else None,
+            payment_ref=text_at(order, "id"),
             observation=None,  # no promise of delivery or order: look the order up instead
             payload=redact_transaction(data),
         )
@@ -529,6 +522,20 @@ def _raise_for_error(response: HttpResponse, ref: str) -> None:
     detail = f"{explanation} (field {field})" if field else explanation
     log.warning("payment %s: MPGS refused the request (%s): %s", ref, cause, detail)
     raise GatewayRejected(detail or f"HTTP {response.status} {cause}".strip())
+
+
+def _notification_id(headers: Mapping[str, str], body: bytes) -> str:
+    """X-Notification-Id when sent, else a hash of the body.
+
+    Mastercard documents only X-Notification-Secret (developer.mastercard.com, Mastercard
+    Gateway, "Webhook Notifications"); the id header is known from third parties alone. Without
+    it a redelivery of the same body is still stored once, and a notification never carries a
+    status anyway: it only triggers Retrieve Order.
+    """
+    event_id = header(headers, "X-Notification-Id")
+    if event_id:
+        return event_id
+    return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def _no_such_order(payment: Payment) -> Observation:

@@ -39,7 +39,7 @@ def handle_notification(
     gateway = get_gateway(gateway_name)
     ack_body, ack_status = gateway.notification_ack
     try:
-        inbound = gateway.parse_notification(headers, body)
+        inbound = _well_formed(gateway.parse_notification(headers, body))
     except InvalidNotification as exc:
         log.warning("%s notification rejected: %s", gateway_name, exc)
         return NotificationResult(400, f"rejected: {exc}", "rejected")
@@ -51,6 +51,23 @@ def handle_notification(
 
     outcome = _process(gateway_name, inbound, stored)
     return NotificationResult(ack_status, ack_body, outcome)
+
+
+def _well_formed(inbound: InboundNotification) -> InboundNotification:
+    """Refuse a notification whose ids are not text, whatever its gateway module let through.
+
+    The ids are database keys and lookups: one that is a number, list or object would fail
+    deep inside the store or the lookup (a 500 and a gateway retrying forever), so it is a 400
+    here, before anything is stored.
+    """
+    if not isinstance(inbound.event_id, str) or not inbound.event_id:
+        raise InvalidNotification("event id is not a non-empty string")
+    if not isinstance(inbound.event_type, str):
+        raise InvalidNotification("event type is not a string")
+    for name in ("payment_ref", "gateway_reference"):
+        if not isinstance(getattr(inbound, name), str | None):
+            raise InvalidNotification(f"{name} is not a string")
+    return inbound
 
 
 def _store(gateway_name: str, inbound: InboundNotification) -> Notification:

@@ -7,6 +7,7 @@ check that nothing moves unless the gateway says so.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -325,15 +326,80 @@ def test_a_webhook_with_a_bad_secret_is_refused_and_changes_nothing(
     assert fulfilments == []
 
 
-def test_a_webhook_without_an_id_is_refused(client, paid_quietly):
+def test_a_webhook_without_an_id_is_looked_up_and_stored_once(client, paid_quietly, fulfilments):
+    """Mastercard documents only X-Notification-Secret: the body's hash stands in for the id."""
     payment, body = paid_quietly
+    raw = json.dumps(body)
+
+    first, second = (
+        client.post("/ipn/mpgs", data=raw, headers={"X-Notification-Secret": SECRET})
+        for _ in range(2)
+    )
+
+    assert first.status_code == second.status_code == 200
+    payment = reload(payment)
+    assert payment.status == S.COMPLETED
+    [stored] = notifications()
+    assert stored.event_id == "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+    assert stored.outcome == "processed"
+    assert len(fulfilments) == 1
+
+
+def test_a_webhook_without_an_id_only_triggers_a_look_up(client, paid_quietly, fulfilments):
+    """The body says the card failed; the gateway, asked, says paid: the gateway wins."""
+    payment, body = paid_quietly
+    stale = json.loads(json.dumps(body))
+    stale["order"]["status"] = "FAILED"
+    stale["result"] = "FAILURE"
 
     response = client.post(
-        "/ipn/mpgs", data=json.dumps(body), headers={"X-Notification-Secret": SECRET}
+        "/ipn/mpgs", data=json.dumps(stale), headers={"X-Notification-Secret": SECRET}
+    )
+
+    assert response.status_code == 200
+    payment = reload(payment)
+    assert payment.status == S.COMPLETED
+    assert [e.source for e in events(payment) if e.kind == "transition"] == ["create", "ipn"]
+    assert len(fulfilments) == 1
+
+
+def _nested(ref: str, depth: int) -> bytes:
+    """A notification for `ref` carrying a list nested `depth` levels deep."""
+    body = json.dumps({"order": {"id": ref}, "x": "@"})
+    return body.replace('"@"', "[" * depth + "]" * depth).encode()
+
+
+# Authentic secret, hostile body: each must be a 400 that stores and changes nothing.
+HOSTILE_BODIES = {
+    "nested beyond the stack": lambda ref: _nested(ref, 5000),
+    "nested deeper than any gateway body": lambda ref: _nested(ref, 200),
+    "not UTF-8": lambda ref: (
+        json.dumps({"order": {"id": ref}}).encode().replace(b"pay", b"\xffpay")
+    ),
+    "order id a number": lambda ref: json.dumps({"order": {"id": 12}}).encode(),
+    "order id a list": lambda ref: json.dumps({"order": {"id": [ref]}}).encode(),
+    "a list": lambda ref: json.dumps([{"order": {"id": ref}}]).encode(),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_BODIES)
+def test_a_hostile_body_with_the_right_secret_is_refused_and_changes_nothing(
+    client, paid_quietly, fulfilments, caplog, case
+):
+    payment, _body = paid_quietly
+
+    response = client.post(
+        "/ipn/mpgs",
+        data=HOSTILE_BODIES[case](payment.ref),
+        headers={"X-Notification-Secret": SECRET, "X-Notification-Id": "n-1"},
+        content_type="application/json",
     )
 
     assert response.status_code == 400
     assert reload(payment).status == S.PENDING
+    assert notifications() == []
+    assert fulfilments == []
+    assert any("mpgs notification rejected" in r.getMessage() for r in caplog.records)
 
 
 def test_a_duplicated_webhook_is_acknowledged_and_processed_once(client, paid_quietly, fulfilments):

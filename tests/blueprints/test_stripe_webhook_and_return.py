@@ -165,6 +165,81 @@ def test_a_signed_body_that_is_not_an_event_is_refused(client, sandbox, make_pay
     assert notifications() == []
 
 
+def _reshaped(envelope: dict[str, Any], path: tuple[str, ...], value: Any) -> str:
+    target = envelope
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return json.dumps(envelope)
+
+
+# Signed correctly, shaped wrongly: each is (how to build the body from a real completed event).
+MALFORMED_SIGNED = {
+    "a list": lambda envelope: json.dumps([envelope]),
+    "a string": lambda envelope: json.dumps("checkout.session.completed"),
+    "null": lambda envelope: "null",
+    "data a list": lambda envelope: _reshaped(envelope, ("data",), [envelope["data"]]),
+    "data null": lambda envelope: _reshaped(envelope, ("data",), None),
+    "data.object a list": lambda envelope: _reshaped(envelope, ("data", "object"), []),
+    "data.object a string": lambda envelope: _reshaped(envelope, ("data", "object"), "cs_1"),
+    "event id a number": lambda envelope: _reshaped(envelope, ("id",), 12345),
+    "event type a list": lambda envelope: _reshaped(envelope, ("type",), ["x"]),
+    "session id an object": lambda envelope: _reshaped(envelope, ("data", "object", "id"), {}),
+    "our ref a list": lambda envelope: _reshaped(
+        envelope, ("data", "object", "client_reference_id"), ["pay_x"]
+    ),
+    "status an object": lambda envelope: _reshaped(envelope, ("data", "object", "status"), {}),
+    "nested beyond the stack": lambda envelope: _reshaped(
+        envelope, ("data", "object", "metadata"), "@"
+    ).replace('"@"', "[" * 5000 + "]" * 5000),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED_SIGNED)
+def test_a_signed_body_of_the_wrong_shape_is_refused_and_changes_nothing(
+    client, sandbox, no_webhooks, make_payment, fulfilments, caplog, case
+) -> None:
+    payment = open_stripe(make_payment)
+    pay(payment)
+    envelope = json.loads(event(snapshot(sandbox, payment), "checkout.session.completed"))
+
+    response = deliver(client, MALFORMED_SIGNED[case](envelope))
+
+    assert response.status_code == 400
+    assert reload(payment).status == S.PENDING
+    assert notifications() == []
+    assert fulfilments == []
+    assert any("stripe notification rejected" in r.getMessage() for r in caplog.records)
+
+
+def test_a_body_that_is_not_utf8_is_refused(client, sandbox, make_payment) -> None:
+    body = '{"id": "evt_1", "type": "checkout.session.completed", "x": "\xff"}'
+    signature = _signed(body, int(time.time()))
+
+    response = client.post(
+        "/ipn/stripe", data=body.encode("latin-1"), headers={"Stripe-Signature": signature}
+    )
+
+    assert response.status_code == 400
+    assert notifications() == []
+
+
+def test_a_decimal_amount_in_a_signed_event_is_stored_but_never_paid(
+    client, sandbox, no_webhooks, make_payment, fulfilments
+) -> None:
+    payment = open_stripe(make_payment)
+    pay(payment)
+    body = event(snapshot(sandbox, payment, amount_total=12.5), "checkout.session.completed")
+
+    response = deliver(client, body)
+
+    assert response.status_code == 200
+    [stored] = notifications()
+    assert stored.payload["object"]["amount_total"] == "12.5"
+    assert reload(payment).status != S.COMPLETED
+    assert fulfilments == []
+
+
 def test_a_duplicate_event_is_acknowledged_and_changes_nothing(
     client, sandbox, no_webhooks, make_payment, fulfilments
 ) -> None:

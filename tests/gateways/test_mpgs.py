@@ -7,6 +7,7 @@ status, message, review flag, events and fulfilments.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -510,6 +511,16 @@ def test_notification_headers_are_read_whatever_their_case(gateway):
     assert gateway.parse_notification(lower, json.dumps(WEBHOOK_BODY).encode()).event_id == "a1b2c3"
 
 
+def test_a_notification_without_an_id_is_named_by_the_hash_of_its_body(gateway):
+    raw = json.dumps(WEBHOOK_BODY).encode()
+
+    inbound = gateway.parse_notification(headers(**{"X-Notification-Id": None}), raw)
+
+    assert inbound.event_id == "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert inbound.payment_ref == "pay_ref"
+    assert inbound.observation is None
+
+
 @pytest.mark.parametrize(
     ("hdrs", "body", "reason"),
     [
@@ -521,12 +532,11 @@ def test_notification_headers_are_read_whatever_their_case(gateway):
             WEBHOOK_BODY,
             "does not match",
         ),
-        (headers(**{"X-Notification-Id": None}), WEBHOOK_BODY, "X-Notification-Id"),
         (headers(), "not json", "not JSON"),
         (headers(), ["a", "list"], "not a JSON object"),
         (headers(), {**WEBHOOK_BODY, "merchant": "SOMEONEELSE"}, "merchant"),
     ],
-    ids=["wrong", "empty", "missing", "longer", "no-id", "not-json", "list", "other-merchant"],
+    ids=["wrong", "empty", "missing", "longer", "not-json", "list", "other-merchant"],
 )
 def test_notifications_that_do_not_verify_are_refused(gateway, hdrs, body, reason):
     raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()

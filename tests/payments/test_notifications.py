@@ -162,3 +162,31 @@ def test_an_unknown_gateway_is_a_json_404(client):
     response = client.post("/ipn/nosuchgateway", data=b"x")
     assert response.status_code == 404
     assert response.json == {"error": "unknown gateway"}
+
+
+MALFORMED_IDS = {
+    "event id a number": {"id": 42},
+    "event id a list": {"id": ["n7"]},
+    "event id empty": {"id": ""},
+    "event type an object": {"id": "n7", "type": {"a": 1}},
+    "ref an object": {"id": "n7", "ref": {"$ne": None}},
+    "ref a number": {"id": "n7", "ref": 7},
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED_IDS)
+def test_ids_that_are_not_text_are_refused_and_change_nothing(
+    client, make_payment, fulfilments, caplog, case
+):
+    """Whatever a gateway module lets through, the core stores only text ids."""
+    payment = make_payment(gateway="fake")
+    body = {"status": "paid", "amount": 1250, **MALFORMED_IDS[case]}
+
+    response = post(client, body)
+
+    assert response.status_code == 400
+    assert notifications() == []
+    assert fulfilments == []
+    db.session.expire_all()
+    assert db.session.get(Payment, payment.id).status == S.PENDING
+    assert any("fake notification rejected" in r.getMessage() for r in caplog.records)
