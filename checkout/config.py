@@ -78,6 +78,8 @@ class Config:
     SWEEP_LEASE_SECONDS = 300
     SWEEP_TOKEN = ""
     REFRESH_COALESCE_SECONDS = 5
+    # how often a status page polls an expired payment that may still receive money late
+    STATUS_LATE_POLL_SECONDS = 30
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
 

@@ -26,10 +26,11 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter
-from ..gateways.registry import get_gateway, option_for
+from ..gateways.registry import GATEWAY_CLASSES, get_gateway, option_for
 from ..models import OrderStatus, Payment, utcnow
+from ..money import Money, MoneyError
 from ..payments.service import Source, add_note, claim_check, refresh
-from ..payments.states import WORDS, PaymentStatus, is_final
+from ..payments.states import WORDS, PaymentStatus, ReviewKind, is_final, review_words
 
 log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__)
@@ -119,6 +120,7 @@ def status_view(payment: Payment) -> dict[str, Any]:
     if payment.expires_at and not is_final(status):
         seconds_left = max(0, int((payment.expires_at - utcnow()).total_seconds()))
     crypto = payment.crypto_money
+    coins = coins_received(payment)
     paid_by_other = (
         order.status == OrderStatus.PAID
         and order.paid_by_payment_id is not None
@@ -131,11 +133,29 @@ def status_view(payment: Payment) -> dict[str, Any]:
         and order.paid_by_payment_id == payment.id
         and not order.fulfilment_code
     )
+    late_money = late_money_possible(payment)
+    refunded = Money(payment.refunded_amount or 0, payment.currency)
+    words = WORDS[status]
+    if status == PaymentStatus.COMPLETED and refunded.amount:
+        words = f"{words}, {refunded} refunded"
+    review = None
+    if payment.needs_review:
+        kind = (
+            ReviewKind.PAID_TWICE
+            if paid_by_other
+            else (payment.gateway_data or {}).get("review_kind")
+        )
+        review = review_words(kind)
     return {
         "ref": payment.ref,
         "status": status.value,
-        "status_words": WORDS[status],
+        "status_words": words,
         "final": is_final(status) and not preparing,
+        # still worth polling, slowly: expired, but the gateway may still deliver money
+        "late_money_possible": late_money,
+        "poll_seconds": current_app.config["STATUS_LATE_POLL_SECONDS"] if late_money else None,
+        "refunded": refunded.decimal_str if refunded.amount else None,
+        "review_words": review,
         "preparing_fulfilment": preparing,
         "message": payment.status_message,
         "gateway": payment.gateway,
@@ -154,10 +174,49 @@ def status_view(payment: Payment) -> dict[str, Any]:
         "crypto_amount": crypto.decimal_str if crypto else None,
         "crypto_currency": crypto.currency if crypto else None,
         "confirms_received": payment.confirms_received,
+        # what the gateway says arrived, and what is still missing (crypto)
+        "coins_received": coins.decimal_str if coins else None,
+        "coins_missing": _missing(crypto, coins),
+        "coins_seen": bool(crypto and coins and coins.amount >= crypto.amount),
         "confirms_needed": payment.confirms_needed,
         "late": payment.late,
         "needs_review": payment.needs_review,
     }
+
+
+def coins_received(payment: Payment) -> Money | None:
+    """The coins the gateway last said arrived (any amount above nothing), or None."""
+    text = (payment.gateway_data or {}).get("coin_received")
+    if not text or not payment.crypto_currency:
+        return None
+    try:
+        received = Money.parse(str(text), payment.crypto_currency)
+    except MoneyError:
+        log.warning("payment %s: unreadable coin_received %r", payment.ref, text)
+        return None
+    return received if received.amount > 0 else None
+
+
+def late_money_possible(payment: Payment) -> bool:
+    """Expired, but money may still arrive and the sweep still looks: the page keeps polling.
+
+    The same rule as the sweep's (`sweep_scope.is_due`): a gateway whose money can always come
+    late (crypto), or an expiry that recorded money may still come, within the sweep window.
+    """
+    if payment.status != PaymentStatus.EXPIRED:
+        return False
+    gateway = GATEWAY_CLASSES.get(payment.gateway)
+    may_come = bool(gateway and gateway.late_money) or bool(
+        (payment.gateway_data or {}).get("late_money")
+    )
+    window = timedelta(hours=current_app.config["SWEEP_WINDOW_HOURS"])
+    return may_come and payment.created_at >= utcnow() - window
+
+
+def _missing(due: Money | None, received: Money | None) -> str | None:
+    if due is None or received is None or received.amount >= due.amount:
+        return None
+    return Money(due.amount - received.amount, due.currency).decimal_str
 
 
 def _payment_ref(payment_id: int | None) -> str | None:
@@ -167,7 +226,9 @@ def _payment_ref(payment_id: int | None) -> str | None:
 
 
 def _shopper_refresh(payment: Payment) -> None:
-    if is_final(PaymentStatus(payment.status)) or payment.status == PaymentStatus.CREATED:
+    if payment.status == PaymentStatus.CREATED:
+        return
+    if is_final(PaymentStatus(payment.status)) and not late_money_possible(payment):
         return
     window = timedelta(seconds=current_app.config["REFRESH_COALESCE_SECONDS"])
     if claim_check(payment, window):

@@ -16,6 +16,7 @@ from ..money import Money
 from .states import LATE_COMPLETABLE, PaymentStatus, ReviewKind, can_transition
 
 DUPLICATE_REVIEW = "order was already paid by another payment: refund one of them"
+_STILL_OPEN = frozenset({PaymentStatus.PENDING, PaymentStatus.CREATED})
 
 
 @dataclass
@@ -113,7 +114,10 @@ def decide(payment: Payment, observation: Observation, *, order_paid_by: int | N
                 review_kind=mismatch_kind(payment, observation.paid, observation.invoiced),
             )
 
-    if target == old:
+    if target == old or (old == PaymentStatus.EXPIRED and target in _STILL_OPEN):
+        # An expired payment the gateway still calls open is no news: we expired it on our own
+        # deadline while its page may still be open (3-D Secure running, a lagging clock), and
+        # the slow look-ups that wait for late money must not add a refusal each time.
         kind = "review" if review else "none"
         return Decision(old, old, kind, reason=review, review=review, review_kind=review_kind)
 

@@ -9,6 +9,9 @@
   var url = card.getAttribute("data-json-url");
   var shownStatus = card.getAttribute("data-status");
   var shownConfirms = parseInt(card.getAttribute("data-confirms") || "0", 10);
+  var shownCoins = card.getAttribute("data-coins") || "";
+  // An expired payment that may still receive money late is polled slowly, not given up on.
+  var latePoll = parseInt(card.getAttribute("data-poll-seconds") || "0", 10) * 1000;
   var countdowns = Array.prototype.slice.call(document.querySelectorAll("[data-field=countdown]"));
   var expiresAt = countdowns.length ? Date.parse(countdowns[0].getAttribute("data-expires-at")) : NaN;
   var delay = 3000;
@@ -64,13 +67,18 @@
         // A new status, or the first confirmation of crypto coins, changes what the page says
         // (headline, deadline, "pay another way"): let the server render it again.
         var firstConfirmation = shownConfirms === 0 && (data.confirms_received || 0) > 0;
+        var moreCoins = (data.coins_received || "") !== shownCoins;
         var codeArrived = data.fulfilment_code && !document.getElementById("activation-code");
-        if (data.status !== shownStatus || firstConfirmation || codeArrived) {
+        if (data.status !== shownStatus || firstConfirmation || moreCoins || codeArrived) {
           window.location.reload();
           return;
         }
         update(data);
-        if (!data.final) { schedule(delay); }
+        if (!data.final) {
+          schedule(delay);
+        } else if (data.poll_seconds) {
+          schedule(data.poll_seconds * 1000);
+        }
       })
       .catch(function () {
         // Rate-limited (429), server busy or offline: back off, never give up.
@@ -96,5 +104,7 @@
     tick();
     window.setInterval(tick, 1000);
     schedule(delay);
+  } else if (latePoll > 0) {
+    schedule(latePoll);
   }
 })();

@@ -231,13 +231,146 @@ def test_a_second_payment_of_a_paid_order_points_to_the_one_that_paid(
     assert "Pay another way" not in links and "Go to the payment page" not in links
 
 
-def test_review_flag_is_explained_to_the_shopper(client: FlaskClient, make_payment) -> None:
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("late", "arrived after the deadline and was accepted"),
+        ("underpaid", "Less than the full amount arrived"),
+        ("overpaid", "More than the amount due arrived"),
+        ("amount_mismatch", "We received a different amount than this order costs"),
+        ("paid_twice", "already paid by another payment"),
+        ("authorised", "The card was authorised but not captured"),
+        ("refunded", "refunded at the payment provider"),
+        ("disputed", "disputed with the card issuer"),
+        (None, "Our staff need to look at this payment"),  # a row flagged before kinds existed
+    ],
+)
+def test_each_review_kind_has_its_own_words(
+    client: FlaskClient, make_payment, kind: str | None, words: str
+) -> None:
     payment = _crypto_payment(
-        make_payment, needs_review=True, review_reason="paid 0.05 LTCT of 0.15625 LTCT"
+        make_payment,
+        needs_review=True,
+        review_reason="paid 0.05 LTCT of 0.15625 LTCT",
+        gateway_data={"review_kind": kind} if kind else {},
+    )
+    notice = _page(client, payment).find(data_testid="review-notice").text
+    assert words in notice
+    assert ("different amount" in notice) == (kind == "amount_mismatch")
+    assert "0.05 LTCT" not in _page(client, payment).text  # staff words stay with staff
+    assert words in client.get(f"/status/{payment.ref}.json").get_json()["review_words"]
+
+
+def test_a_partial_refund_is_shown_with_the_paid_status(client: FlaskClient, make_payment) -> None:
+    payment = make_payment(gateway="stripe", refunded_amount=250)
+    _mark_paid(payment)
+    page = _page(client, payment)
+    assert page.find("span", class_="badge").text == "Paid, 2.50 USD refunded"
+    data = client.get(f"/status/{payment.ref}.json").get_json()
+    assert data["status_words"] == "Paid, 2.50 USD refunded" and data["refunded"] == "2.50"
+
+
+# -- crypto between "sent" and "paid" ------------------------------------------------------
+
+
+def test_the_full_amount_seen_without_confirmations_stops_asking_for_coins(
+    client: FlaskClient, make_payment
+) -> None:
+    payment = _crypto_payment(make_payment, gateway_data={"coin_received": "0.15625000"})
+    page = _page(client, payment)
+    assert "Coins seen, waiting for confirmations" in page.by_id("status-headline").text
+    assert "Send exactly the amount" not in page.text
+    assert page.find(data_testid="countdown") is None
+    assert "Pay another way" not in _links(page)
+    assert page.find(data_testid="confirmations").text == "0 of 3"
+    data = client.get(f"/status/{payment.ref}.json").get_json()
+    assert data["coins_seen"] is True and data["coins_missing"] is None
+
+
+def test_part_of_the_coins_says_what_arrived_and_what_is_missing(
+    client: FlaskClient, make_payment
+) -> None:
+    payment = _crypto_payment(make_payment, gateway_data={"coin_received": "0.05000000"})
+    page = _page(client, payment)
+    assert "Part of the coins arrived" in page.by_id("status-headline").text
+    status = page.by_id("status").text
+    assert "0.05000000 LTCT of 0.15625000 LTCT arrived" in status
+    assert "0.10625000 LTCT is still missing" in status
+    assert page.find(data_testid="coins-missing").text == "0.10625000 LTCT"
+    assert page.find(data_testid="countdown") is not None  # the rest can still be sent in time
+    assert "Pay another way" not in _links(page)  # the coins that arrived would be stranded
+    data = client.get(f"/status/{payment.ref}.json").get_json()
+    assert (data["coins_received"], data["coins_missing"], data["coins_seen"]) == (
+        "0.05000000",
+        "0.10625000",
+        False,
+    )
+
+
+def test_part_of_the_coins_after_the_deadline_is_not_no_payment(
+    client: FlaskClient, make_payment
+) -> None:
+    payment = _crypto_payment(
+        make_payment,
+        status=PaymentStatus.EXPIRED,
+        expires_at=utcnow() - timedelta(minutes=5),
+        gateway_data={"coin_received": "0.05000000", "review_kind": "underpaid"},
+        needs_review=True,
+        review_reason="timed out with only 0.05000000 LTCT of 0.15625000 LTCT received",
     )
     page = _page(client, payment)
-    assert "different amount" in page.find(data_testid="review-notice").text
-    assert "0.05 LTCT" not in page.text  # staff words stay with staff
+    status = page.by_id("status")
+    assert "No payment arrived" not in status.text
+    assert "Only 0.05000000 LTCT of 0.15625000 LTCT arrived before the deadline" in status.text
+    assert "0.10625000 LTCT is still missing" in status.text
+    assert "Less than the full amount arrived" in page.find(data_testid="review-notice").text
+    # expired, but late coins still count: the page keeps polling, slowly
+    assert status.get("data-final") == "true" and status.get("data-poll-seconds") == "30"
+    assert page.find(data_testid="late-polling") is not None
+    data = client.get(f"/status/{payment.ref}.json").get_json()
+    assert data["late_money_possible"] is True and data["poll_seconds"] == 30
+
+
+def test_nothing_after_the_deadline_says_so_and_polls_only_where_money_can_come_late(
+    client: FlaskClient, make_payment
+) -> None:
+    crypto = _crypto_payment(
+        make_payment, status=PaymentStatus.EXPIRED, expires_at=utcnow() - timedelta(minutes=5)
+    )
+    assert "No payment arrived before the deadline" in _page(client, crypto).by_id("status").text
+    assert client.get(f"/status/{crypto.ref}.json").get_json()["poll_seconds"] == 30
+
+    card = make_payment(gateway="mpgs", status=PaymentStatus.EXPIRED, gateway_data={})
+    page = _page(client, card)
+    assert "No payment arrived before the deadline" in page.by_id("status").text
+    assert page.by_id("status").get("data-poll-seconds") is None
+    data = client.get(f"/status/{card.ref}.json").get_json()
+    assert data["late_money_possible"] is False and data["poll_seconds"] is None
+
+    # a card payment expired while 3-D Secure was running may still be paid: keep looking
+    running = make_payment(
+        gateway="mpgs", status=PaymentStatus.EXPIRED, gateway_data={"late_money": True}
+    )
+    page = _page(client, running)
+    assert "still under way" in page.by_id("status").text
+    assert "No payment arrived" not in page.by_id("status").text
+    assert page.by_id("status").get("data-poll-seconds") == "30"
+
+
+def test_an_expired_authorised_card_payment_says_so(client: FlaskClient, make_payment) -> None:
+    payment = make_payment(
+        gateway="mpgs",
+        status=PaymentStatus.EXPIRED,
+        status_message="The card was authorised but not captured",
+        needs_review=True,
+        review_reason="MPGS holds an authorization that nobody will capture",
+        gateway_data={"review_kind": "authorised", "late_money": True},
+    )
+    page = _page(client, payment)
+    status = page.by_id("status").text
+    assert "No payment arrived" not in status
+    assert "The card was authorised but not captured" in status
+    assert "held on your card" in page.find(data_testid="review-notice").text
 
 
 def test_gateway_text_is_escaped(client: FlaskClient, make_payment) -> None:
