@@ -12,9 +12,10 @@ from flask import Blueprint, Flask, current_app, render_template
 
 from ..extensions import db
 from ..gateways.registry import option_for
-from ..models import Order, OrderStatus, Payment
+from ..models import Order, OrderStatus, Payment, utcnow
 from ..payments.states import WORDS, PaymentStatus
 from .session_orders import remembered
+from .status import coins_received
 
 bp = Blueprint("orders", __name__)
 
@@ -29,6 +30,9 @@ class OrderRow:
     words: str  # the badge text
     gateway_label: str | None
     can_pay: bool  # offer "Pay" / "Pay another way"
+    waiting: bool = False  # a payment is under way: its page is the main action, paying again
+    # comes second, with the same warning about paying twice as on the status page
+    note: str | None = None  # what arrived so far, when the gateway said (crypto)
 
 
 @bp.get("/orders")
@@ -58,9 +62,31 @@ def _row(order: Order) -> OrderRow:
     if status == PaymentStatus.CREATED:
         # The gateway never opened a checkout (it was down): nothing is under way.
         return OrderRow(order, payment, "open", "Not paid yet", label, can_pay=True)
-    coins_seen = (payment.confirms_received or 0) > 0
-    can_pay = status != PaymentStatus.COMPLETED and not coins_seen
-    return OrderRow(order, payment, status.value.lower(), WORDS[status], label, can_pay)
+    coins = coins_received(payment)
+    coins_arrived = coins is not None or (payment.confirms_received or 0) > 0
+    can_pay = status != PaymentStatus.COMPLETED and not (
+        coins_arrived and status == PaymentStatus.PENDING
+    )
+    note = None
+    if coins is not None and payment.crypto_money is not None:
+        note = f"{coins} of {payment.crypto_money} arrived"
+    return OrderRow(
+        order,
+        payment,
+        status.value.lower(),
+        WORDS[status],
+        label,
+        can_pay,
+        waiting=_under_way(payment),
+        note=note,
+    )
+
+
+def _under_way(payment: Payment) -> bool:
+    """Still waiting for the shopper's money: a pending payment whose page or address is live."""
+    if payment.status != PaymentStatus.PENDING:
+        return False
+    return payment.expires_at is None or payment.expires_at > utcnow()
 
 
 def _describing_payment(order: Order) -> Payment | None:

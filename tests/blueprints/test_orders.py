@@ -131,3 +131,56 @@ def test_an_order_whose_checkout_never_opened_is_not_paid_yet(
     links = {a.text: a.get("href") for a in row.find_all("a")}
     pay = next(href for text, href in links.items() if text.startswith("Pay "))
     assert pay == f"/orders/{stuck.order.ref}/pay"
+
+
+def _buttons(row: Element) -> dict[str, str]:
+    """Link text (up to its hidden suffix) -> its class: "button" is the main action."""
+    return {a.text.split(" for ")[0].split(" of ")[0]: a.get("class") for a in row.find_all("a")}
+
+
+def test_a_payment_waiting_for_coins_keeps_its_page_as_the_main_action(
+    client: FlaskClient, make_payment
+) -> None:
+    waiting = make_payment(
+        pay_address="mxLTCTsandboxaddress0000000000001",
+        crypto_amount=15625000,
+        crypto_currency="LTCT",
+        expires_at=utcnow() + timedelta(minutes=50),
+    )
+    _remember(client, waiting.order)
+    [row] = _rows(client)
+    buttons = _buttons(row)
+    assert "secondary" not in buttons["Details"]  # the payment under way comes first
+    assert "secondary" in buttons["Pay another way"]
+    warning = row.find(data_testid="pay-twice-warning").text
+    assert "Only choose another way if you have not paid" in warning
+    assert "paying twice would need a refund" in warning
+
+
+def test_coins_that_arrived_without_confirmations_offer_no_other_way(
+    client: FlaskClient, make_payment
+) -> None:
+    seen = make_payment(
+        pay_address="mxLTCTsandboxaddress0000000000001",
+        crypto_amount=15625000,
+        crypto_currency="LTCT",
+        confirms_received=0,
+        gateway_data={"coin_received": "0.05000000"},
+        expires_at=utcnow() + timedelta(minutes=50),
+    )
+    _remember(client, seen.order)
+    [row] = _rows(client)
+    assert "Pay another way" not in _buttons(row)
+    assert row.find(data_testid="order-note").text == "0.05000000 LTCT of 0.15625000 LTCT arrived"
+
+
+def test_an_expired_payment_offers_paying_again_as_the_main_action(
+    client: FlaskClient, make_payment
+) -> None:
+    expired = make_payment(gateway="mpgs", status=PaymentStatus.EXPIRED)
+    _remember(client, expired.order)
+    [row] = _rows(client)
+    buttons = _buttons(row)
+    assert "secondary" not in buttons["Pay another way"]
+    assert "secondary" in buttons["Details"]
+    assert row.find(data_testid="pay-twice-warning") is None
