@@ -61,6 +61,7 @@ class Config:
     MPGS_SESSION_TIMEOUT = 900
     MPGS_NOTIFICATION_SECRET = ""
     MPGS_OPERATION = "PURCHASE"
+    MPGS_CURRENCIES = ""  # what the merchant profile takes, e.g. "SAR,USD"; empty: any
 
     STRIPE_SECRET_KEY = ""
     STRIPE_WEBHOOK_SECRET = ""

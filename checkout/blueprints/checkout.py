@@ -111,7 +111,8 @@ def launch(ref: str) -> Response | str:
 
 
 def _checkout(product: Product, order: Order | None) -> Response | str | tuple[str, int]:
-    options = gateway_options(current_app.config)
+    total = order.money if order is not None else product.money
+    options = gateway_options(current_app.config, total)
     form: PayForm = CheckoutForm() if order is None else PayForm()
     form.gateway.choices = [(o.name, o.label) for o in options]
     if not form.is_submitted():
@@ -121,7 +122,7 @@ def _checkout(product: Product, order: Order | None) -> Response | str | tuple[s
     if not form.validate():
         return _render(product, order, form, options, status=400)
 
-    option = option_for(form.gateway.data, current_app.config)
+    option = option_for(form.gateway.data, current_app.config, total)
     if option is None or not option.enabled:
         log.warning(
             "checkout refused gateway %r: %s",

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..money import Money, MoneyError, exponent, to_decimal_str
+from ..money import Money, MoneyError, exponent
 from ..payments.states import PaymentStatus
 
 if TYPE_CHECKING:
@@ -197,10 +197,14 @@ class CurrencyRules:
             return f"{self.gateway} cannot {verb} {money}: the amount is too large"
         return None
 
-    def to_units(self, money: Money, *, refund: bool = False) -> int:
-        """`money` as the integer the gateway expects; GatewayRejected if it cannot take it."""
+    def require(self, money: Money, *, refund: bool = False) -> None:
+        """Raise GatewayRejected with the reason when the gateway cannot take `money`."""
         if reason := self.can_refund(money) if refund else self.can_charge(money):
             raise GatewayRejected(reason)
+
+    def to_units(self, money: Money, *, refund: bool = False) -> int:
+        """`money` as the integer the gateway expects; GatewayRejected if it cannot take it."""
+        self.require(money, refund=refund)
         units = self._units_or_none(money)
         assert units is not None  # can_charge said so
         return units
@@ -217,7 +221,11 @@ class CurrencyRules:
 
     def decimal_str(self, money: Money) -> str:
         """`money` as a decimal string with the gateway's decimals ("10.50", "1000")."""
-        return to_decimal_str(money.amount, money.currency)
+        units = self._units_or_none(money)
+        if units is None:
+            raise GatewayRejected(f"{self.gateway} cannot write {money}")
+        places = self.decimals_of(money.currency)
+        return f"{Decimal(units).scaleb(-places):.{places}f}"
 
     def _units_or_none(self, money: Money) -> int | None:
         shift = self.decimals_of(money.currency) - exponent(money.currency)

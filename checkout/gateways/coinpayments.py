@@ -20,11 +20,12 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from ..money import Money, MoneyError, is_coin, to_decimal_str
+from ..money import Money, MoneyError, is_coin
 from ..payments.states import PaymentStatus
 from .base import (
     CheckoutSession,
     CryptoInstructions,
+    CurrencyRules,
     Gateway,
     GatewayConfigError,
     GatewayError,
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://www.coinpayments.net/api.php"
 #: `get_tx_info_multi` takes at most this many ids a call (protocols.md A.6)
 MULTI_LIMIT = 25
+#: `create_transaction` takes `amount` as a decimal string in `currency1` (protocols.md A.4); the
+#: API documents no per-currency rule beyond that, so any positive ISO amount is written as is
+RULES = CurrencyRules("CoinPayments")
 
 #: Every CoinPayments status code onto ours (protocols.md A.8.5), as inclusive ranges checked in
 #: order; together the rows cover every integer. A code that is not an integer maps to PENDING
@@ -109,6 +113,10 @@ class CoinPaymentsGateway(Gateway):
     notification_ack = ("IPN OK", 200)
     batch_size = MULTI_LIMIT
     late_money = True  # coins sent after the timeout still arrive (status -1 -> 100)
+
+    @classmethod
+    def currency_rules(cls, config: Mapping[str, Any]) -> CurrencyRules:
+        return RULES
 
     def __init__(
         self,
@@ -194,9 +202,10 @@ class CoinPaymentsGateway(Gateway):
             raise GatewayConfigError(
                 f"COINPAYMENTS_CURRENCY2={self.currency2} is not a coin Tollgate can count"
             )
+        RULES.require(payment.money)
         started = datetime.now(UTC)
         fields = {
-            "amount": to_decimal_str(payment.amount, payment.currency),
+            "amount": RULES.decimal_str(payment.money),
             "currency1": payment.currency,
             "currency2": self.currency2,
             "buyer_email": payment.order.email,

@@ -24,13 +24,13 @@ import logging
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..money import Money, MoneyError
 from ..payments.states import PaymentStatus
 from .base import (
     CheckoutSession,
+    CurrencyRules,
     Gateway,
     GatewayConfigError,
     GatewayRejected,
@@ -40,7 +40,9 @@ from .base import (
     Observation,
     RefundResult,
     ReturnUrls,
+    codes,
     header,
+    json_safe,
     notification_object,
     text_at,
 )
@@ -56,6 +58,14 @@ INITIATE_CHECKOUT_SINCE = 63
 SUPPORTED_OPERATION = "PURCHASE"
 _TRANSIENT_CAUSES = frozenset({"SERVER_BUSY", "SERVER_FAILED"})
 _NO_SUCH_ORDER = "unable to find order"
+
+
+def currency_rules(currencies: str) -> CurrencyRules:
+    """What MPGS can charge: ISO-exponent decimal strings of at most 14 characters (B.3),
+    in the currencies the merchant profile has (the acquirer decides; MPGS_CURRENCIES lists
+    them, empty when the shop does not restrict them here)."""
+    return CurrencyRules("MPGS", currencies=codes(currencies) or None, maximum_chars=14)
+
 
 S = PaymentStatus
 
@@ -179,6 +189,7 @@ class MpgsGateway(Gateway):
         merchant_name: str = "",
         session_timeout: int = 900,
         operation: str = SUPPORTED_OPERATION,
+        currencies: str = "",
         connect_timeout: float = 3.05,
         read_timeout: float = 15.0,
     ) -> None:
@@ -190,6 +201,7 @@ class MpgsGateway(Gateway):
         self.merchant_name = merchant_name
         self.session_timeout = int(session_timeout)
         self.operation = (operation or SUPPORTED_OPERATION).upper()
+        self.rules = currency_rules(currencies)
         self.transport = HttpTransport(connect_timeout=connect_timeout, read_timeout=read_timeout)
 
     @classmethod
@@ -203,9 +215,14 @@ class MpgsGateway(Gateway):
             merchant_name=config.get("MPGS_MERCHANT_NAME", ""),
             session_timeout=config.get("MPGS_SESSION_TIMEOUT", 900),
             operation=config.get("MPGS_OPERATION", SUPPORTED_OPERATION),
+            currencies=config.get("MPGS_CURRENCIES", ""),
             connect_timeout=config["GATEWAY_CONNECT_TIMEOUT"],
             read_timeout=config["GATEWAY_READ_TIMEOUT"],
         )
+
+    @classmethod
+    def currency_rules(cls, config: Mapping[str, Any]) -> CurrencyRules:
+        return currency_rules(config.get("MPGS_CURRENCIES", ""))
 
     @classmethod
     def missing_settings(cls, config: Mapping[str, Any]) -> list[str]:
@@ -248,7 +265,7 @@ class MpgsGateway(Gateway):
             "apiOperation": self.session_operation,
             "order": {
                 "id": payment.ref,
-                "amount": money.decimal_str,
+                "amount": self.rules.decimal_str(money),
                 "currency": money.currency,
                 "description": _description(payment),
                 "notificationUrl": urls.notify_url,
@@ -270,6 +287,7 @@ class MpgsGateway(Gateway):
                 f"MPGS_OPERATION={self.operation} is not supported: only PURCHASE, because "
                 "authorized payments would never be captured"
             )
+        self.rules.require(payment.money)
         body = self.session_request(payment, urls)
         answer = self._call("POST", f"{self.api_root}/session", payment.ref, json=body)
         session = answer.get("session") if isinstance(answer.get("session"), dict) else {}
@@ -458,11 +476,12 @@ class MpgsGateway(Gateway):
             raise GatewayRejected(f"refund in {amount.currency} of a {payment.currency} payment")
         if amount.amount <= 0:
             raise GatewayRejected("refund amount must be greater than zero")
+        self.rules.require(amount, refund=True)
         transaction_id = f"refund-{secrets.token_hex(8)}"
         body = {
             "apiOperation": "REFUND",
             "transaction": {
-                "amount": amount.decimal_str,
+                "amount": self.rules.decimal_str(amount),
                 "currency": amount.currency,
                 "reference": transaction_id,
             },
@@ -629,7 +648,7 @@ def redact_transaction(data: Mapping[str, Any]) -> dict[str, Any]:
     funds = data.get("sourceOfFunds")
     if isinstance(funds, dict) and funds.get("type"):
         kept["sourceOfFunds"] = {"type": funds["type"]}
-    return _jsonable(kept)
+    return json_safe(kept)
 
 
 def redact_order(order: Mapping[str, Any]) -> dict[str, Any]:
@@ -638,18 +657,7 @@ def redact_order(order: Mapping[str, Any]) -> dict[str, Any]:
     transactions = order.get("transaction")
     if isinstance(transactions, list):
         kept["transaction"] = [redact_transaction(t) for t in transactions if isinstance(t, dict)]
-    return _jsonable(kept)
-
-
-def _jsonable(value: Any) -> Any:
-    """Decimals (JSON numbers parsed exactly) become strings so the JSON column can hold them."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
+    return json_safe(kept)
 
 
 _warned_operations: set[str] = set()

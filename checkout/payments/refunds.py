@@ -20,7 +20,7 @@ from sqlalchemy import update
 
 from ..extensions import db
 from ..gateways.base import GatewayError, GatewayRejected, NotSupported, Observation
-from ..gateways.registry import get_gateway
+from ..gateways.registry import get_gateway, rules_for
 from ..models import Payment, PaymentEvent
 from ..money import Money
 from .service import Source, record_observation
@@ -71,6 +71,9 @@ def refund_payment(payment: Payment, amount: Money | None, *, staff: str) -> Ref
         raise RefundRefused("Enter an amount greater than zero.")
     if amount.amount > left.amount:
         raise RefundRefused(f"At most {left} is left to refund.")
+    if reason := rules_for(payment.gateway).can_refund(amount):
+        # refused before the call: the gateway would reject it, and nothing is reserved
+        raise RefundRefused(f"{reason}. Choose an amount {_label(payment)} can take.")
 
     gateway = get_gateway(payment.gateway)
     if not _reserve(payment, amount):

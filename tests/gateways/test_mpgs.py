@@ -196,10 +196,30 @@ def test_wrong_password_is_a_configuration_error(sandbox, make_payment):
 
 
 def test_validation_error_is_rejected_with_the_gateways_explanation(sandbox, make_payment):
-    payment = make_payment(gateway="mpgs", amount=0)
+    payment = make_payment(gateway="mpgs")
 
-    with pytest.raises(GatewayRejected, match=r"greater than zero.*order\.amount"):
-        make_gateway(sandbox).create_checkout(payment, URLS)
+    with pytest.raises(GatewayRejected, match=r"is invalid.*interaction\.timeout"):
+        make_gateway(sandbox, session_timeout=0).create_checkout(payment, URLS)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "currencies", "reason"),
+    [
+        (0, "USD", "", "MPGS cannot charge 0.00 USD: nothing to charge"),
+        (1250, "EUR", "SAR,USD", "MPGS does not take EUR"),
+        (10**14, "USD", "", "MPGS cannot charge 1000000000000.00 USD: the amount is too large"),
+    ],
+)
+def test_what_mpgs_cannot_take_is_refused_before_calling(
+    sandbox, make_payment, amount, currency, currencies, reason
+):
+    payment = make_payment(gateway="mpgs", amount=amount, currency=currency)
+    gateway = make_gateway(sandbox, currencies=currencies)
+    gateway.transport = None  # any call at all would fail differently
+
+    with pytest.raises(GatewayRejected) as refused:
+        gateway.create_checkout(payment, URLS)
+    assert str(refused.value) == reason
 
 
 @pytest.mark.parametrize(

@@ -120,3 +120,24 @@ def test_coinpayments_has_no_refund_api(app: Flask, sandbox: Sandbox) -> None:
             refund_payment(payment(ref), None, staff="agent")
         row = payment(ref)
         assert row.status == "COMPLETED" and row.refunded_amount == 0 and not row.needs_review
+
+
+def test_a_refund_the_gateway_could_not_take_is_refused_before_the_call(
+    app: Flask, sandbox: Sandbox
+) -> None:
+    [ref] = open_payments(app, "stripe", 1, price=4250, currency="KWD")
+    with app.app_context():
+        pay_ref(sandbox, ref)
+        refresh(payment(ref), Source.STAFF)
+        assert payment(ref).status == "COMPLETED"
+    calls = GatewayCalls().watch(app, "stripe")
+    with app.app_context():
+        with pytest.raises(RefundRefused, match=r"Stripe cannot refund 1\.005 KWD"):
+            refund_payment(payment(ref), Money(1005, "KWD"), staff="a")
+
+        assert calls.total == 0
+        row = payment(ref)
+        assert row.status == "COMPLETED" and row.refunded_amount == 0
+        assert events(ref, kind="refund") == []
+        done = refund_payment(payment(ref), Money(1010, "KWD"), staff="a")
+        assert done.refunded_total == Money(1010, "KWD")
