@@ -333,6 +333,7 @@ class CoinPaymentsGateway(Gateway):
             paid=received_money if status == PaymentStatus.COMPLETED else None,
             message=message,
             review=review,
+            review_kind=_review_kind(code, received_money, due_money),
             gateway_reference=payment.gateway_reference,
             confirms_received=confirms,
             confirms_needed=needed,
@@ -430,6 +431,7 @@ class CoinPaymentsGateway(Gateway):
             invoiced=invoiced,
             message=message,
             review=review or words_review,
+            review_kind=None if review else _review_kind(code, received or Money(0, coin), due),
             gateway_reference=fields.get("txn_id") or None,
             confirms_received=confirms,
             data={"coin_received": received.decimal_str} if received else {},
@@ -487,6 +489,15 @@ def _words(
     if code < -2:
         return f"{words} ({status_text})" if status_text else words, None
     return words, None
+
+
+def _review_kind(code: int | None, received: Money, due: Money | None) -> str | None:
+    """The kind of the review `_words` raises, for the shopper's words (a ReviewKind value)."""
+    if code == -2:
+        return "refunded"
+    if code == -1 and due is not None and 0 < received.amount < due.amount:
+        return "underpaid"
+    return None
 
 
 def _raw_status(raw: Any, text: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -19,6 +20,7 @@ from checkout.extensions import db
 from checkout.gateways.base import GatewayUnavailable
 from checkout.gateways.registry import get_gateway
 from checkout.models import Order, Payment, SweepRun, utcnow
+from checkout.money import Money
 from checkout.payments.schedule import backoff_delay
 from checkout.payments.sweep import sweep_pending
 from tests.conftest import Sandbox, make_test_app
@@ -641,3 +643,24 @@ def test_stripe_debit_settling_after_expiry_completes_the_payment_flagged_late(
         [event] = completions(ref)
         assert (event.old_status, event.source) == ("EXPIRED", "sweep")
         assert fulfilments == [(ref, late.order.ref)]
+
+
+def test_too_few_coins_by_the_deadline_are_flagged_as_underpaid(
+    app: Flask, sandbox: Sandbox
+) -> None:
+    [ref] = open_payments(app, "coinpayments", 1)
+    with app.app_context():
+        short = payment(ref)
+        query = parse_qs(urlsplit(short.checkout_url).query)
+        requests.post(
+            f"{sandbox.url}/index.php",
+            data={"id": query["id"][0], "key": query["key"][0], "action": "send_short"},
+            timeout=10,
+        ).raise_for_status()
+        sandbox.advance(2 * 3600)  # CoinPayments' own timer runs out with part of the coins in
+        due_now()
+        sweep_pending("test")
+        row = payment(ref)
+        assert row.status == "EXPIRED" and row.needs_review
+        assert row.gateway_data["review_kind"] == "underpaid"
+        assert 0 < Money.parse(row.gateway_data["coin_received"], "LTCT").amount < row.crypto_amount
