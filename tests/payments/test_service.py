@@ -393,3 +393,65 @@ def test_a_payment_that_keeps_changing_is_an_error_outcome_not_an_exception(
     assert not outcomes[0].transitioned
     assert outcomes[1].error is None and reload(calm).last_raw == {"status": "0"}
     assert reload(busy).status == S.PENDING
+
+
+# -- review kinds: what the shopper's page reads ------------------------------------------
+
+
+def _kind(payment: Payment) -> str | None:
+    return (reload(payment).gateway_data or {}).get("review_kind")
+
+
+def test_each_flag_the_funnel_raises_records_its_kind(make_payment) -> None:
+    under, over, other_coin = make_payment(), make_payment(), make_payment()
+    record_observation(under, paid(1000), Source.IPN)
+    record_observation(over, paid(1500), Source.IPN)
+    record_observation(other_coin, paid(1250, "EUR"), Source.IPN)
+    assert [_kind(p) for p in (under, over, other_coin)] == [
+        "underpaid",
+        "overpaid",
+        "amount_mismatch",
+    ]
+
+    late = make_payment(status=S.EXPIRED, gateway_data={"session_id": "cs_1"})
+    record_observation(late, paid(), Source.SWEEP)
+    assert _kind(late) == "late"
+    assert reload(late).gateway_data["session_id"] == "cs_1"  # the other facts stay
+
+    first = make_payment()
+    twice = Payment(
+        order_id=first.order_id, gateway="stripe", amount=1250, currency="USD", status=S.PENDING
+    )
+    db.session.add(twice)
+    db.session.commit()
+    record_observation(first, paid(), Source.IPN)
+    record_observation(twice, paid(), Source.IPN)
+    assert _kind(twice) == "paid_twice"
+
+    held = make_payment(gateway="mpgs")
+    authorised = Observation(
+        status=S.PENDING,
+        raw_status="AUTHORIZED",
+        review="authorized, not captured",
+        review_kind="authorised",
+    )
+    record_observation(held, authorised, Source.POLL)
+    assert _kind(held) == "authorised"
+
+
+def test_an_expired_payment_the_gateway_still_calls_open_records_nothing(make_payment) -> None:
+    """The slow look-ups that wait for late card money must not add a refusal each time."""
+    expired = make_payment(gateway="mpgs", status=S.EXPIRED)
+    for _ in range(3):
+        outcome = record_observation(
+            expired,
+            Observation(status=S.PENDING, raw_status="AUTHENTICATION_INITIATED"),
+            Source.SWEEP,
+        )
+        assert not outcome.transitioned
+    assert reload(expired).status == S.EXPIRED
+    assert events(expired) == []
+    # FAILED -> PENDING is still a refusal worth recording
+    failed = make_payment(gateway="mpgs", status=S.FAILED)
+    record_observation(failed, Observation(status=S.PENDING, raw_status="INITIATED"), Source.POLL)
+    assert [e.kind for e in events(failed)] == ["refused"]
