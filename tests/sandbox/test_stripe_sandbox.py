@@ -575,3 +575,79 @@ def test_the_notifications_knob_silences_webhooks(sandbox, receiver) -> None:
     sandbox.wait_notifications()
 
     assert receiver.received == []
+
+
+# -- currencies (docs.stripe.com/currencies) ----------------------------------------------
+
+
+def _priced(currency: str, unit_amount: int) -> dict[str, Any]:
+    item = {
+        "price_data": {
+            "currency": currency,
+            "unit_amount": unit_amount,
+            "product_data": {"name": "Europe 5 GB"},
+        },
+        "quantity": 1,
+    }
+    return session_params(line_items=[item])
+
+
+@pytest.mark.parametrize(
+    ("currency", "unit_amount", "shown"),
+    [
+        ("usd", 50, "0.50 USD"),  # the documented minimum itself
+        ("jpy", 1500, "1500 JPY"),  # zero-decimal: whole yen
+        ("mga", 5000, "5000 MGA"),  # zero-decimal at Stripe, two-decimal in ISO 4217
+        ("isk", 50000, "500.00 ISK"),  # two-decimal in the API, whole krónur only
+        ("kwd", 4250, "4.250 KWD"),  # three-decimal, last digit 0
+        ("huf", 17550, "175.50 HUF"),  # two-decimal for charges (payouts are whole forints)
+    ],
+)
+def test_amounts_stripe_takes(sandbox, no_webhooks, currency, unit_amount, shown) -> None:
+    session = sdk(sandbox).v1.checkout.sessions.create(params=_priced(currency, unit_amount))
+
+    assert (session.amount_total, session.currency) == (unit_amount, currency)
+    assert shown in requests.get(session.url, timeout=5).text
+
+
+@pytest.mark.parametrize(
+    ("currency", "unit_amount", "code", "message"),
+    [
+        ("kwd", 4255, "invalid_amount", "last digit of the amount must be 0"),
+        ("isk", 50050, "invalid_charge_amount_no_decimal_compatible", "divisible by 100"),
+        ("usd", 49, "amount_too_small", "at least 0.50 USD"),
+        ("jpy", 49, "amount_too_small", "at least 50 JPY"),
+        ("usd", 100_000_000, "amount_too_large", "no more than 999999.99 USD"),
+        ("xyz", 1250, None, "Invalid currency: xyz"),
+    ],
+)
+def test_amounts_stripe_refuses(sandbox, currency, unit_amount, code, message) -> None:
+    response = post(
+        sandbox,
+        "/v1/checkout/sessions",
+        f"mode=payment&line_items[0][price_data][currency]={currency}"
+        f"&line_items[0][price_data][unit_amount]={unit_amount}"
+        "&line_items[0][price_data][product_data][name]=Widget&line_items[0][quantity]=1",
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error.get("code") == code
+    assert message in error["message"]
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:  # and the SDK reads it so
+        sdk(sandbox).v1.checkout.sessions.create(params=_priced(currency, unit_amount))
+    assert caught.value.code == code and message in caught.value.user_message
+
+
+def test_a_three_decimal_refund_must_end_in_zero(sandbox, no_webhooks) -> None:
+    client = sdk(sandbox)
+    session = client.v1.checkout.sessions.create(params=_priced("kwd", 4250))
+    pay(session.url)
+    intent = client.v1.checkout.sessions.retrieve(session.id).payment_intent
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.refunds.create(params={"payment_intent": intent, "amount": 1005})
+    assert caught.value.code == "invalid_amount" and caught.value.param == "amount"
+    refund = client.v1.refunds.create(params={"payment_intent": intent, "amount": 1010})
+    assert (refund.amount, refund.currency) == (1010, "kwd")

@@ -18,8 +18,8 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request
 
 from ..common import luhn_ok
+from .currencies import show_amount
 from .lifecycle import complete, intent_for, succeed, tick
-from .params import show_amount
 from .store import StripeSandbox
 
 SETTLE_SECONDS = 20

@@ -2,7 +2,7 @@
 
 The SDK sends every body form-encoded with bracketed keys (`line_items[0][quantity]=1`) and
 every value as a string, so types are checked here with Stripe's own messages. Amounts are
-integers in the currency's minor unit; `show_amount` writes one for people.
+integers in Stripe's unit for the currency (currencies.py holds Stripe's rules).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...money import to_decimal_str
 from .errors import invalid
 
 
@@ -66,11 +65,6 @@ def expand(params: dict[str, Any]) -> list[str]:
     """The `expand[]` list, which a client may also send as one value."""
     value = params.get("expand") or []
     return [str(x) for x in value] if isinstance(value, list) else [str(value)]
-
-
-def show_amount(amount: int, currency: str) -> str:
-    """Minor units as Stripe's messages write them: `12.50 USD`."""
-    return f"{to_decimal_str(amount, currency)} {currency.upper()}"
 
 
 def _lists(node: Any) -> Any:

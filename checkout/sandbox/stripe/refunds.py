@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..common import random_id
+from .currencies import check_amount, show_amount
 from .errors import ApiError, invalid, no_such
-from .params import integer, metadata, show_amount
+from .params import integer, metadata
 from .store import StripeSandbox
 
 _REASONS = ("duplicate", "fraudulent", "requested_by_customer")
@@ -28,6 +29,7 @@ def create_refund(state: StripeSandbox, params: dict[str, Any]) -> dict[str, Any
     amount = integer(params, "amount") if "amount" in params else remaining
     if amount <= 0:
         raise invalid("amount", "Invalid positive integer", "parameter_invalid_integer")
+    check_amount(amount, charge["currency"], "amount")
     if amount > remaining:
         raise ApiError(
             400,

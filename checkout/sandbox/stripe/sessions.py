@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..common import random_id
+from .currencies import check_amount, check_currency, check_minimum
 from .errors import ApiError, invalid, missing, no_such
 from .lifecycle import expire
 from .params import integer, metadata
@@ -70,6 +71,8 @@ def create_session(state: StripeSandbox, params: dict[str, Any], host_url: str) 
 
     session_id = random_id("cs_test_", 58)
     total = sum(item["amount_total"] for item in items)
+    check_amount(total, currency, "line_items")
+    check_minimum(total, currency)
     session = {
         "id": session_id,
         "object": "checkout.session",
@@ -158,14 +161,13 @@ def _line_item(item: Any, where: str) -> dict[str, Any]:
     for key in ("currency", "product_data"):
         if key not in price:
             raise missing(f"{where}[price_data][{key}]")
-    currency = str(price["currency"]).lower()
-    if not re.fullmatch(r"[a-z]{3}", currency):
-        raise invalid(f"{where}[price_data][currency]", f"Invalid currency: {currency}")
+    currency = check_currency(str(price["currency"]), f"{where}[price_data][currency]")
     if "unit_amount" not in price:
         raise missing(f"{where}[price_data][unit_amount]")
     unit = integer(price, "unit_amount", f"{where}[price_data][unit_amount]")
     if unit < 0:
         raise invalid(f"{where}[price_data][unit_amount]", "Invalid non-negative integer")
+    check_amount(unit, currency, f"{where}[price_data][unit_amount]")
     name = (price["product_data"] or {}).get("name")
     if not name:
         raise missing(f"{where}[price_data][product_data][name]")
