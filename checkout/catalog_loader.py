@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .extensions import db
+from .gateways.registry import enabled_names, rules_for
 from .models import Product
 from .money import to_minor
+
+log = logging.getLogger(__name__)
 
 _FIELDS = ("name", "region", "data_mb", "validity_days")
 
@@ -40,6 +45,25 @@ def load_catalog(path: Path) -> tuple[int, int]:
             updated += 1
     db.session.commit()
     return created, updated
+
+
+def price_warnings(products: Iterable[Product], config: Mapping[str, Any]) -> list[str]:
+    """One line per active product price that an enabled gateway cannot charge, with why.
+
+    Such a product still sells through the other gateways (the checkout shows the one that
+    cannot charge it disabled, with the reason), so this warns rather than refuses: the shop
+    owner decides whether to change the price. Each warning is logged too.
+    """
+    gateways = enabled_names(config)
+    warnings = []
+    for product in products:
+        if not product.active:
+            continue
+        for name in gateways:
+            if reason := rules_for(name, config).can_charge(product.money):
+                warnings.append(f"{product.slug}: {reason}")
+                log.warning("catalogue price of %s: %s", product.slug, reason)
+    return warnings
 
 
 def _product_values(entry: dict[str, Any]) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func
 
-from .catalog_loader import CatalogError, load_catalog
+from .catalog_loader import CatalogError, load_catalog, price_warnings
 from .extensions import db
 from .gateways.registry import GATEWAY_CLASSES
-from .models import StaffUser
+from .models import Product, StaffUser
 
 catalog_cli = AppGroup("catalog", help="Manage the product catalogue.")
 payments_cli = AppGroup("payments", help="Reconcile payments with their gateways.")
@@ -39,6 +39,8 @@ def catalog_load(path: Path) -> None:
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"catalogue: {created} created, {updated} updated")
+    for warning in price_warnings(db.session.scalars(db.select(Product)), current_app.config):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @payments_cli.command("sweep")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask import Flask
 
 from checkout.extensions import db
-from checkout.models import StaffUser, SweepRun
+from checkout.models import Product, StaffUser, SweepRun
 from tests.conftest import Sandbox
 from tests.reconciliation import GatewayCalls, due_now, open_payments, pay_ref, payment, quiet
 
@@ -126,3 +128,35 @@ def test_staff_create_from_stdin_and_refusals(app: Flask) -> None:
     not_email = runner.invoke(args=["staff", "create", "agent", "--password-stdin"], input="x\n")
     assert not_email.exit_code == 2
     assert [u.email for u in _staff(app)] == ["ops@tollgate.test"]
+
+
+def test_catalog_load_warns_about_prices_an_enabled_gateway_cannot_charge(
+    app: Flask, tmp_path, caplog
+) -> None:
+    entry = {"name": "Plan", "region": "Testland", "data_mb": 1024, "validity_days": 7}
+    catalogue = [
+        {**entry, "slug": "kuwait", "price": "4.255", "currency": "KWD"},
+        {**entry, "slug": "tiny", "price": "0.30", "currency": "USD"},
+        {**entry, "slug": "iceland", "price": "500", "currency": "ISK"},
+        {**entry, "slug": "hidden", "price": "0.30", "currency": "USD", "active": False},
+    ]
+    path = tmp_path / "catalogue.json"
+    path.write_text(json.dumps(catalogue), encoding="utf-8")
+
+    result = app.test_cli_runner().invoke(args=["catalog", "load", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "catalogue: 4 created, 0 updated" in result.stdout
+    assert result.stderr.splitlines() == [
+        "warning: kuwait: Stripe cannot charge 4.255 KWD: amounts in KWD must be multiples "
+        "of 0.010 KWD",
+        "warning: tiny: Stripe cannot charge 0.30 USD: its minimum is 0.50 USD",
+    ]
+    logged = [r.getMessage() for r in caplog.records if r.name == "checkout.catalog_loader"]
+    assert logged == [
+        "catalogue price of kuwait: Stripe cannot charge 4.255 KWD: amounts in KWD must be "
+        "multiples of 0.010 KWD",
+        "catalogue price of tiny: Stripe cannot charge 0.30 USD: its minimum is 0.50 USD",
+    ]
+    with app.app_context():
+        assert db.session.scalar(db.select(Product).filter_by(slug="kuwait")).price == 4255
