@@ -355,8 +355,8 @@ class Gateway:
 
 
 def codes(text: str) -> frozenset[str]:
-    """Currency codes written as the gateways' docs list them ("BHD JOD KWD"), upper-cased."""
-    return frozenset(text.upper().split())
+    """Currency codes as docs and settings list them ("BHD JOD KWD", "sar, usd"), upper-cased."""
+    return frozenset(text.replace(",", " ").upper().split())
 
 
 def json_safe(value: Any) -> Any:

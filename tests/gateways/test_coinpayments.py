@@ -533,3 +533,27 @@ def _tx_info(status: Any, received: int = 0, confirms: int = 0) -> dict[str, Any
         "recv_confirms": confirms,
         "payment_address": "tltc1qexample",
     }
+
+
+# -- currencies: `amount` is a decimal string in currency1, ISO exponent (docs/currencies.md) --
+
+
+@pytest.mark.parametrize(
+    ("money", "written"),
+    [
+        (Money(1250, "USD"), "12.50"),
+        (Money(1500, "JPY"), "1500"),
+        (Money(500, "ISK"), "500"),
+        (Money(4255, "KWD"), "4.255"),  # CoinPayments takes what Stripe cannot
+        (Money(500050, "MGA"), "5000.50"),
+    ],
+)
+def test_amounts_are_decimal_strings_with_the_iso_exponent(money: Money, written: str) -> None:
+    rules = CoinPaymentsGateway.currency_rules({})
+    assert rules.can_charge(money) is None
+    assert rules.decimal_str(money) == written
+
+
+def test_nothing_to_charge_is_refused_before_calling() -> None:
+    reason = CoinPaymentsGateway.currency_rules({}).can_charge(Money(0, "USD"))
+    assert reason == "CoinPayments cannot charge 0.00 USD: nothing to charge"

@@ -668,3 +668,33 @@ def test_refunds_we_made_are_not_flagged_others_are(
     assert payment.status == S.COMPLETED
     assert payment.needs_review is flagged
     assert [e.kind for e in events(payment)] == (["review"] if flagged else [])
+
+
+# -- currencies: `order.amount` is a decimal string with the ISO exponent (docs/currencies.md) --
+
+
+@pytest.mark.parametrize(
+    ("money", "written"),
+    [
+        (Money(1250, "USD"), "12.50"),
+        (Money(1500, "JPY"), "1500"),
+        (Money(4255, "KWD"), "4.255"),
+        (Money(10050, "SAR"), "100.50"),
+        (Money(99_999_999_999_99, "USD"), "99999999999.99"),  # 14 characters, the most
+    ],
+)
+def test_amounts_are_decimal_strings_with_the_iso_exponent(money: Money, written: str) -> None:
+    rules = MpgsGateway.currency_rules({})
+    assert rules.can_charge(money) is None
+    assert rules.decimal_str(money) == written
+
+
+def test_the_currencies_come_from_the_merchant_profile_setting(sandbox, make_payment) -> None:
+    rules = MpgsGateway.currency_rules({"MPGS_CURRENCIES": "sar, usd"})
+    assert rules.can_charge(Money(1250, "SAR")) is None
+    assert rules.can_charge(Money(1250, "EUR")) == "MPGS does not take EUR"
+    payment = make_payment(gateway="mpgs", amount=4255, currency="KWD")
+
+    body = make_gateway(sandbox).session_request(payment, URLS)
+
+    assert body["order"]["amount"] == "4.255"
