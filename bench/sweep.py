@@ -48,7 +48,7 @@ from checkout import create_app  # noqa: E402
 from checkout.extensions import db  # noqa: E402
 from checkout.gateways.base import ReturnUrls  # noqa: E402
 from checkout.gateways.registry import get_gateway  # noqa: E402
-from checkout.models import Order, Payment, Product  # noqa: E402
+from checkout.models import Order, Payment, Product, utcnow  # noqa: E402
 from checkout.payments.service import Source, checkout_values, refresh  # noqa: E402
 from checkout.payments.states import PaymentStatus  # noqa: E402
 from checkout.payments.sweep import sweep_pending  # noqa: E402
@@ -204,8 +204,15 @@ def add_payments(app: Any, gateways: list[str], n: int, workers: int = 16) -> No
             notify_url=f"{base}/ipn/{payment.gateway}",
             status_url=f"{base}/status/{payment.ref}",
         )
-        session = get_gateway(payment.gateway, app).create_checkout(payment, urls)
-        return {"id": payment.id, **checkout_values(payment, session)}
+        gateway = get_gateway(payment.gateway, app)
+        # the deadline the payments layer would decide once (service.open_checkout)
+        payment.checkout_deadline = gateway.deadline_from(utcnow())
+        session = gateway.create_checkout(payment, urls)
+        return {
+            "id": payment.id,
+            "checkout_deadline": payment.checkout_deadline,
+            **checkout_values(payment, session),
+        }
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(open_one, fresh))
