@@ -1,0 +1,56 @@
+"""Sandbox-only helpers under /_sandbox/copyandpay; the real gateway has nothing like them.
+
+POST /webhook                 {"url": ...}: the webhook URL (the back office's setting)
+GET  /requests                the last API requests, as received
+POST /force                   {"status", "body", "content_type"}: the next API answer
+POST /payments/<id>           {"code", "description"}: a payment reaches another result
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, jsonify
+from werkzeug.wrappers import Response
+
+from ..common import helper_blueprint, helper_json
+from . import payments
+from .store import NAME, CopyAndPayStore
+
+
+def blueprint(store: CopyAndPayStore) -> Blueprint:
+    bp = helper_blueprint(NAME)
+
+    @bp.post("/webhook")
+    def set_webhook() -> Response:
+        with store.lock:
+            store.webhook_url = str(helper_json().get("url") or "")
+        return jsonify(url=store.webhook_url)
+
+    @bp.get("/requests")
+    def received() -> Response:
+        with store.lock:
+            return jsonify(list(store.received))
+
+    @bp.post("/force")
+    def force() -> Response:
+        spec = helper_json()
+        body = spec.get("body", {})
+        text = body if isinstance(body, str) else json.dumps(body)
+        with store.lock:
+            store.forced.append(
+                (int(spec.get("status", 200)), text, spec.get("content_type", "application/json"))
+            )
+        return jsonify(queued=len(store.forced))
+
+    @bp.post("/payments/<payment_id>")
+    def settle(payment_id: str) -> Response | tuple[Response, int]:
+        spec = helper_json()
+        with store.lock:
+            record = store.payments.get(payment_id)
+            if record is None:
+                return jsonify(error="no such payment"), 404
+            payments.settle(store, record, str(spec["code"]), str(spec.get("description", "")))
+            return jsonify(record)
+
+    return bp
