@@ -1,16 +1,18 @@
-"""Tollgate: a Flask checkout that takes payment through CoinPayments, MPGS and Stripe."""
+"""Tollgate: a Flask checkout that takes payment through pluggable gateways."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from dotenv import load_dotenv
-from flask import Flask
+from flask import Blueprint, Flask
 
-from .config import CONFIGS, DEV_SECRET_KEY, apply_sandbox, load_environment
+from .config import CONFIGS, DEV_SECRET_KEY, load_environment
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .gateways.registry import apply_sandbox, install_settings, plugins
 
 
 def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -23,13 +25,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
         instance_path=os.path.join(root, "instance"),
     )
     name = config_name or os.environ.get("TOLLGATE_ENV", "development")
-    app.config.from_object(CONFIGS[name])
-    if name != "testing":
-        load_dotenv()
-        load_environment(app.config, os.environ)
-    if overrides:
-        app.config.update(overrides)
-    _finish_config(app, name)
+    _load_config(app, name, overrides or {})
     _configure_logging(app)
 
     db.init_app(app)
@@ -44,6 +40,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
     for module in (catalog, checkout, status, sweep_hook, orders, ipn, staff, errors):
         module.register(app)
+    _register_gateway_templates(app)
     fulfilment.connect()
 
     from . import cli
@@ -54,6 +51,35 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
     scheduler.init_app(app)
     return app
+
+
+def _load_config(app: Flask, name: str, overrides: dict[str, Any]) -> None:
+    """Class defaults, then each configured gateway's own settings, then the environment.
+
+    GATEWAYS is read first, since it says whose settings exist. The testing config ignores the
+    environment, so a developer's live keys in `.env` can never reach a test run.
+    """
+    app.config.from_object(CONFIGS[name])
+    environ: Mapping[str, str] = {}
+    if name != "testing":
+        load_dotenv()
+        environ = os.environ
+    app.config["GATEWAYS"] = (
+        overrides.get("GATEWAYS") or environ.get("GATEWAYS") or app.config["GATEWAYS"]
+    )
+    install_settings(app.config)
+    load_environment(app.config, environ)
+    app.config.update(overrides)
+    _finish_config(app, name)
+
+
+def _register_gateway_templates(app: Flask) -> None:
+    """Let templates include a gateway's own partials (its "how to pay" block)."""
+    for plugin in plugins(app.config):
+        if plugin.templates:
+            app.register_blueprint(
+                Blueprint(f"gateway_{plugin.name}", __name__, template_folder=plugin.templates)
+            )
 
 
 def _finish_config(app: Flask, name: str) -> None:

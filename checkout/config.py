@@ -5,16 +5,16 @@ loaded, and overrides any setting named in the environment, converted to the def
 testing config ignores the environment entirely, so a developer's live keys in `.env` can never
 reach a test run. Every setting is listed with a comment in `.env.example`.
 
-TOLLGATE_SANDBOX_URL points every gateway without live credentials at the local sandbox with its
-demo credentials; ProductionConfig refuses to start that way.
+Each gateway declares its own settings (`gateways/<name>/settings.py`); the registry gives them
+their defaults before the environment is read. TOLLGATE_SANDBOX_URL points every gateway without
+live credentials at the local sandbox with its demo credentials; ProductionConfig refuses to
+start that way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from typing import Any
-
-from .sandbox import credentials as sandbox_credentials
 
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production
 
@@ -36,39 +36,10 @@ class Config:
     LOG_LEVEL = "INFO"
 
     TOLLGATE_SANDBOX_URL = ""
+    # The gateway plugins, in the order the checkout shows them (see gateways/registry.py).
     GATEWAYS = "coinpayments,mpgs,stripe"
-    GATEWAY_COINPAYMENTS_ENABLED = True
-    GATEWAY_COINPAYMENTS_DISABLED_REASON = ""
-    GATEWAY_MPGS_ENABLED = True
-    GATEWAY_MPGS_DISABLED_REASON = ""
-    GATEWAY_STRIPE_ENABLED = True
-    GATEWAY_STRIPE_DISABLED_REASON = ""
     GATEWAY_CONNECT_TIMEOUT = 3.05
     GATEWAY_READ_TIMEOUT = 15.0
-
-    COINPAYMENTS_API_URL = "https://www.coinpayments.net/api.php"
-    COINPAYMENTS_PUBLIC_KEY = ""
-    COINPAYMENTS_PRIVATE_KEY = ""
-    COINPAYMENTS_MERCHANT_ID = ""
-    COINPAYMENTS_IPN_SECRET = ""
-    COINPAYMENTS_CURRENCY2 = "BTC"
-
-    MPGS_BASE_URL = "https://ap-gateway.mastercard.com"
-    MPGS_API_VERSION = 100
-    MPGS_MERCHANT_ID = ""
-    MPGS_API_PASSWORD = ""
-    MPGS_MERCHANT_NAME = "Tollgate"
-    MPGS_SESSION_TIMEOUT = 900
-    MPGS_NOTIFICATION_SECRET = ""
-    MPGS_OPERATION = "PURCHASE"
-    MPGS_CURRENCIES = ""  # what the merchant profile takes, e.g. "SAR,USD"; empty: any
-
-    STRIPE_SECRET_KEY = ""
-    STRIPE_WEBHOOK_SECRET = ""
-    STRIPE_API_BASE = "https://api.stripe.com"
-    STRIPE_SESSION_LIFETIME = 1800
-    STRIPE_MAX_NETWORK_RETRIES = 2
-    STRIPE_WEBHOOK_TOLERANCE = 300
 
     SCHEDULER_ENABLED = False
     SWEEP_INTERVAL_SECONDS = 60
@@ -126,53 +97,3 @@ def _convert(default: Any, raw: str, name: str) -> Any:
     if isinstance(default, str) or default is None:
         return raw
     raise ValueError(f"{name} cannot be set from the environment")
-
-
-def apply_sandbox(config: dict[str, Any]) -> list[str]:
-    """Point each gateway without live credentials at the sandbox, with its demo credentials.
-
-    A gateway whose secret is set keeps its real API, so putting live keys in `.env` is all it
-    takes to switch one gateway to the real thing. Returns the sandboxed gateway names.
-    """
-    base = config["TOLLGATE_SANDBOX_URL"].rstrip("/")
-    cp, mpgs, stripe = (
-        sandbox_credentials.COINPAYMENTS,
-        sandbox_credentials.MPGS,
-        sandbox_credentials.STRIPE,
-    )
-    plans = {
-        "coinpayments": (
-            "COINPAYMENTS_PRIVATE_KEY",
-            {
-                "COINPAYMENTS_API_URL": f"{base}/api.php",
-                "COINPAYMENTS_PUBLIC_KEY": cp["public_key"],
-                "COINPAYMENTS_PRIVATE_KEY": cp["private_key"],
-                "COINPAYMENTS_MERCHANT_ID": cp["merchant_id"],
-                "COINPAYMENTS_IPN_SECRET": cp["ipn_secret"],
-                "COINPAYMENTS_CURRENCY2": "LTCT",
-            },
-        ),
-        "mpgs": (
-            "MPGS_API_PASSWORD",
-            {
-                "MPGS_BASE_URL": base,
-                "MPGS_MERCHANT_ID": mpgs["merchant_id"],
-                "MPGS_API_PASSWORD": mpgs["api_password"],
-                "MPGS_NOTIFICATION_SECRET": mpgs["notification_secret"],
-            },
-        ),
-        "stripe": (
-            "STRIPE_SECRET_KEY",
-            {
-                "STRIPE_API_BASE": base,
-                "STRIPE_SECRET_KEY": stripe["secret_key"],
-                "STRIPE_WEBHOOK_SECRET": stripe["webhook_secret"],
-            },
-        ),
-    }
-    sandboxed = []
-    for name, (live_key, settings) in plans.items():
-        if not config.get(live_key):
-            config.update(settings)
-            sandboxed.append(name)
-    return sandboxed

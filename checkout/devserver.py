@@ -11,6 +11,7 @@ import logging
 import os
 
 from . import create_app, scheduler
+from .gateways.registry import names
 from .sandbox import create_sandbox_app
 from .sandbox.env import SandboxOptions
 from .sandbox.server import ThreadedServer
@@ -22,22 +23,19 @@ def main() -> None:
     port = int(os.environ.get("PORT", "5000"))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", str(port + 1)))
     site = f"http://127.0.0.1:{port}"
-    sandbox = ThreadedServer(
-        create_sandbox_app(
-            SandboxOptions(
-                stripe_webhook_url=f"{site}/ipn/stripe",
-                mpgs_notification_url=f"{site}/ipn/mpgs",
-            )
-        ),
-        port=sandbox_port,
-    ).start()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     app = create_app(
         "development",
         {
-            "TOLLGATE_SANDBOX_URL": os.environ.get("TOLLGATE_SANDBOX_URL") or sandbox.url,
+            "TOLLGATE_SANDBOX_URL": os.environ.get("TOLLGATE_SANDBOX_URL") or sandbox_url,
             "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or site,
         },
     )
+    gateways = app.config["GATEWAYS"]
+    hooks = {name: f"{site}/ipn/{name}" for name in names(app.config)}
+    sandbox = ThreadedServer(
+        create_sandbox_app(SandboxOptions(notification_urls=hooks), gateways), port=sandbox_port
+    ).start()
     if app.config["SCHEDULER_ENABLED"]:
         scheduler.start(app)
     log.info(

@@ -23,7 +23,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
 from .money import Money
-from .payments.states import PaymentStatus
+from .states import PaymentStatus
 
 
 def utcnow() -> datetime:

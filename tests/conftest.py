@@ -114,8 +114,8 @@ def live_site(app: Flask, sandbox: Sandbox) -> Iterator[str]:
     """Serve the app on a real port so the sandbox's notifications can reach it."""
     server = ThreadedServer(app).start()
     app.config["PUBLIC_BASE_URL"] = server.url
-    sandbox.env.options.stripe_webhook_url = f"{server.url}/ipn/stripe"
-    sandbox.env.options.mpgs_notification_url = f"{server.url}/ipn/mpgs"
+    for name in sandbox.env.gateways:
+        sandbox.env.options.notification_urls[name] = f"{server.url}/ipn/{name}"
     yield server.url
     sandbox.env.notifier.wait_idle(5)
     server.stop()

@@ -6,10 +6,12 @@ import pytest
 
 from checkout import create_app
 from checkout.config import Config, load_environment
+from checkout.gateways.registry import install_settings, plugins
 
 
 def test_environment_overrides_are_converted_to_the_defaults_type() -> None:
     config = {k: v for k, v in vars(Config).items() if k.isupper()}
+    install_settings(config)
     load_environment(
         config,
         {
@@ -64,3 +66,29 @@ def test_production_refuses_to_start_unsafely(monkeypatch, env, message) -> None
         monkeypatch.setenv(key, value)
     with pytest.raises(RuntimeError, match=message):
         create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_each_gateway_declares_its_settings_and_the_app_reads_them_typed(monkeypatch) -> None:
+    monkeypatch.setenv("MPGS_SESSION_TIMEOUT", "600")
+    app = create_app("development", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["MPGS_SESSION_TIMEOUT"] == 600
+    declared = {s.key for p in plugins(app.config) for s in p.settings}
+    assert {"STRIPE_SECRET_KEY", "COINPAYMENTS_IPN_SECRET", "MPGS_API_PASSWORD"} <= declared
+    assert not {k for k in vars(Config) if k.startswith(("STRIPE_", "MPGS_", "COINPAYMENTS_"))}
+
+
+def test_env_example_lists_every_setting_of_every_gateway() -> None:
+    with open(".env.example", encoding="utf-8") as handle:
+        listed = {line.split("=", 1)[0] for line in handle if "=" in line and line[0] != "#"}
+    for plugin in plugins({"GATEWAYS": Config.GATEWAYS}):
+        keys = {s.key for s in plugin.settings}
+        keys |= {
+            f"GATEWAY_{plugin.name.upper()}_ENABLED",
+            f"GATEWAY_{plugin.name.upper()}_DISABLED_REASON",
+        }
+        assert keys <= listed, f"{plugin.name}: {sorted(keys - listed)} missing from .env.example"
+
+
+def test_an_unknown_gateway_name_stops_the_app_at_start() -> None:
+    with pytest.raises(ValueError, match="paypal"):
+        create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "GATEWAYS": "stripe,paypal"})

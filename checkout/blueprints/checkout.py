@@ -22,7 +22,7 @@ from wtforms.validators import InputRequired, Length, Regexp, StopValidation, Va
 
 from ..extensions import db
 from ..gateways.base import GatewayConfigError, GatewayError, GatewayUnavailable
-from ..gateways.registry import GatewayOption, gateway_options, option_for
+from ..gateways.registry import GatewayOption, gateway_options, option_for, plugin_for
 from ..models import Order, OrderStatus, Payment, Product, utcnow
 from ..payments.service import Source, start_payment
 from ..payments.states import WORDS, PaymentStatus
@@ -100,14 +100,17 @@ def pay_order(order_ref: str) -> Response | str | tuple[str, int]:
 
 @bp.get("/pay/<ref>/launch")
 def launch(ref: str) -> Response | str:
-    """Our page that opens a gateway's hosted page through its JS library (MPGS checkout.js)."""
+    """Our page that opens a gateway's hosted page through its JS library (MPGS checkout.js),
+    or hosts its payment widget (COPYandPAY): the gateway's own launch template, if it has one."""
     payment = db.session.scalar(db.select(Payment).filter_by(ref=ref))
     if payment is None:
         abort(404)
     script = (payment.gateway_data or {}).get("launch_script")
     if not script or payment.status != PaymentStatus.PENDING:
         return redirect(url_for("status.show", ref=ref), 303)
-    return render_template("checkout/launch.html", payment=payment, script=script)
+    plugin = plugin_for(payment.gateway)
+    template = (plugin and plugin.presentation.launch_template) or "checkout/launch.html"
+    return render_template(template, payment=payment, script=script)
 
 
 def _checkout(product: Product, order: Order | None) -> Response | str | tuple[str, int]:

@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import csrf, db, limiter
-from ..gateways.registry import GATEWAY_CLASSES
+from ..gateways.registry import plugin_for
 from ..payments.notifications import handle_notification
 from ..payments.service import ConcurrencyError
 
@@ -25,7 +25,7 @@ bp = Blueprint("ipn", __name__)
 @csrf.exempt
 @limiter.exempt
 def receive(gateway: str) -> Response | tuple[Response, int]:
-    if gateway not in GATEWAY_CLASSES:
+    if plugin_for(gateway) is None:
         log.warning("notification for unknown gateway %r", gateway)
         return jsonify(error="unknown gateway"), 404
     body = request.get_data(cache=False)

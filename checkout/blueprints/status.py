@@ -26,7 +26,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter
-from ..gateways.registry import GATEWAY_CLASSES, get_gateway, option_for
+from ..gateways.registry import get_gateway, option_for, plugin_for
 from ..models import OrderStatus, Payment, utcnow
 from ..money import Money, MoneyError
 from ..payments.service import Source, add_note, claim_check, refresh
@@ -49,6 +49,7 @@ def show(ref: str) -> str:
         payment=payment,
         view=status_view(payment),
         option=option_for(payment.gateway, current_app.config),
+        how_to_pay=_how_to_pay(payment.gateway),
         launch_url=url_for("checkout.launch", ref=ref)
         if (payment.gateway_data or {}).get("launch_script")
         else None,
@@ -184,6 +185,12 @@ def status_view(payment: Payment) -> dict[str, Any]:
     }
 
 
+def _how_to_pay(gateway: str) -> str | None:
+    """The gateway's own "how to pay" block for the status page (the crypto address), if any."""
+    plugin = plugin_for(gateway)
+    return plugin.presentation.status_partial if plugin else None
+
+
 def coins_received(payment: Payment) -> Money | None:
     """The coins the gateway last said arrived (any amount above nothing), or None."""
     text = (payment.gateway_data or {}).get("coin_received")
@@ -205,8 +212,8 @@ def late_money_possible(payment: Payment) -> bool:
     """
     if payment.status != PaymentStatus.EXPIRED:
         return False
-    gateway = GATEWAY_CLASSES.get(payment.gateway)
-    may_come = bool(gateway and gateway.late_money) or bool(
+    plugin = plugin_for(payment.gateway)
+    may_come = bool(plugin and plugin.gateway.late_money) or bool(
         (payment.gateway_data or {}).get("late_money")
     )
     window = timedelta(hours=current_app.config["SWEEP_WINDOW_HOURS"])

@@ -16,45 +16,38 @@ Errors are split by what the caller must do:
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..money import Money, MoneyError, exponent
-from ..payments.states import PaymentStatus
+from ..money import Money
+from ..states import PaymentStatus
+from .currency import CurrencyRules
+from .errors import (
+    GatewayConfigError,
+    GatewayError,
+    GatewayRejected,
+    GatewayUnavailable,
+    InvalidNotification,
+    NotSupported,
+)
+from .wire import json_safe
 
 if TYPE_CHECKING:
     from ..models import Payment
 
+__all__ = [  # the errors are part of the contract every gateway and the core import from here
+    "GatewayConfigError",
+    "GatewayError",
+    "GatewayRejected",
+    "GatewayUnavailable",
+    "InvalidNotification",
+    "NotSupported",
+]
+
 log = logging.getLogger(__name__)
-
-
-class GatewayError(Exception):
-    """Base for everything a gateway call can raise."""
-
-
-class GatewayUnavailable(GatewayError):
-    """Transient: try again later. Never turns a payment FAILED."""
-
-
-class GatewayConfigError(GatewayError):
-    """Our credentials or settings are wrong. Needs a person, not a retry loop."""
-
-
-class GatewayRejected(GatewayError):
-    """The gateway refused the request itself (e.g. a validation error on create)."""
-
-
-class InvalidNotification(GatewayError):
-    """A notification whose signature or origin does not verify. It must change nothing."""
-
-
-class NotSupported(GatewayError):
-    """The gateway has no API for this operation."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +101,7 @@ class Observation:
     invoiced: Money | None = None
     message: str = ""  # the reason in words ("Card declined: insufficient funds")
     review: str | None = None  # a fact staff must look at (refunded at the gateway ...)
-    review_kind: str | None = None  # a payments.states.ReviewKind value: the shopper's words
+    review_kind: str | None = None  # a states.ReviewKind value: the shopper's words
     gateway_reference: str | None = None
     confirms_received: int | None = None
     confirms_needed: int | None = None
@@ -139,103 +132,6 @@ class RefundResult:
     raw: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class CurrencyRules:
-    """What one gateway can charge, and how it writes our Money in its own units.
-
-    Our Money counts minor units by the ISO 4217 exponent; a gateway may count otherwise (Stripe
-    keeps ISK two-decimal and MGA zero-decimal) and may refuse amounts ISO allows (Stripe wants
-    three-decimal amounts to end in 0). Each gateway module fills one of these from the gateway's
-    own currency documentation (docs/currencies.md cites them); the checkout, refunds and the
-    catalogue loader ask `can_charge` before anything is sent, so a price the gateway would
-    refuse is shown as such instead of failing at the hosted page.
-    """
-
-    gateway: str  # how reasons name the gateway: "Stripe cannot charge 4.255 KWD"
-    currencies: frozenset[str] | None = None  # what it takes at all; None: any ISO code
-    decimals: Mapping[str, int] = field(default_factory=dict)  # its own, where not ISO's
-    multiple_of: Mapping[str, int] = field(default_factory=dict)  # in its units
-    minimum: Mapping[str, int] = field(default_factory=dict)  # smallest charge, its units
-    maximum_digits: int | None = None  # longest amount it takes, in digits of its units
-    maximum_chars: int | None = None  # longest decimal string it takes ("100.00" is 6)
-
-    def decimals_of(self, currency: str) -> int:
-        """How many decimals the gateway's amounts in `currency` have."""
-        code = currency.upper()
-        return self.decimals.get(code, exponent(code))
-
-    def can_charge(self, money: Money) -> str | None:
-        """None when the gateway takes `money` as it is; else the reason, in words for people."""
-        return self._refusal(money, "charge", minimum=True)
-
-    def can_refund(self, money: Money) -> str | None:
-        """As `can_charge` for a refund: the same currencies and amount form, no minimum."""
-        return self._refusal(money, "refund", minimum=False)
-
-    def _refusal(self, money: Money, verb: str, *, minimum: bool) -> str | None:
-        code = money.currency
-        if self.currencies is not None and code not in self.currencies:
-            return f"{self.gateway} does not take {code}"
-        if money.amount <= 0:
-            return f"{self.gateway} cannot {verb} {money}: nothing to {verb}"
-        units = self._units_or_none(money)
-        if units is None:
-            return f"{self.gateway} cannot {verb} {money}: it counts {code} in whole units"
-        step = self.multiple_of.get(code, 1)
-        if units % step:
-            smallest = self.to_money(step, code)
-            return (
-                f"{self.gateway} cannot {verb} {money}: amounts in {code} must be multiples "
-                f"of {smallest}"
-            )
-        if minimum and units < self.minimum.get(code, 1):
-            least = self.to_money(self.minimum[code], code)
-            return f"{self.gateway} cannot {verb} {money}: its minimum is {least}"
-        if self.maximum_digits is not None and len(str(units)) > self.maximum_digits:
-            return f"{self.gateway} cannot {verb} {money}: the amount is too large"
-        if self.maximum_chars is not None and len(self.decimal_str(money)) > self.maximum_chars:
-            return f"{self.gateway} cannot {verb} {money}: the amount is too large"
-        return None
-
-    def require(self, money: Money, *, refund: bool = False) -> None:
-        """Raise GatewayRejected with the reason when the gateway cannot take `money`."""
-        if reason := self.can_refund(money) if refund else self.can_charge(money):
-            raise GatewayRejected(reason)
-
-    def to_units(self, money: Money, *, refund: bool = False) -> int:
-        """`money` as the integer the gateway expects; GatewayRejected if it cannot take it."""
-        self.require(money, refund=refund)
-        units = self._units_or_none(money)
-        assert units is not None  # can_charge said so
-        return units
-
-    def to_money(self, units: int, currency: str) -> Money:
-        """An integer amount from the gateway back into our Money (exact, or MoneyError)."""
-        code = currency.upper()
-        shift = exponent(code) - self.decimals_of(code)
-        if shift >= 0:
-            return Money(units * 10**shift, code)
-        if units % 10**-shift:
-            raise MoneyError(f"{units} {code} from {self.gateway} is finer than {code} allows")
-        return Money(units // 10**-shift, code)
-
-    def decimal_str(self, money: Money) -> str:
-        """`money` as a decimal string with the gateway's decimals ("10.50", "1000")."""
-        units = self._units_or_none(money)
-        if units is None:
-            raise GatewayRejected(f"{self.gateway} cannot write {money}")
-        places = self.decimals_of(money.currency)
-        return f"{Decimal(units).scaleb(-places):.{places}f}"
-
-    def _units_or_none(self, money: Money) -> int | None:
-        shift = self.decimals_of(money.currency) - exponent(money.currency)
-        if shift >= 0:
-            return money.amount * 10**shift
-        if money.amount % 10**-shift:
-            return None
-        return money.amount // 10**-shift
-
-
 class Gateway:
     """Base class of every gateway client.
 
@@ -244,8 +140,6 @@ class Gateway:
     """
 
     name: ClassVar[str]
-    #: settings that must be non-empty for the gateway to be offered
-    required_settings: ClassVar[tuple[str, ...]] = ()
     #: what to answer a notification once it is stored (body, HTTP status)
     notification_ack: ClassVar[tuple[str, int]] = ("OK", 200)
     #: whether `fetch_statuses` does real batching (the sweep sizes its batches with this)
@@ -283,7 +177,8 @@ class Gateway:
 
     @classmethod
     def missing_settings(cls, config: Mapping[str, Any]) -> list[str]:
-        return [key for key in cls.required_settings if not config.get(key)]
+        """Settings wrong beyond being empty (the plugin's required ones are checked already)."""
+        return []
 
     def create_checkout(self, payment: Payment, urls: ReturnUrls) -> CheckoutSession:
         """Open a hosted checkout for `payment`. Required.
@@ -354,109 +249,74 @@ class Gateway:
         return json_safe({k: v for k, v in data.items() if k.lower() not in _SECRET_KEYS})
 
 
-def codes(text: str) -> frozenset[str]:
-    """Currency codes as docs and settings list them ("BHD JOD KWD", "sar, usd"), upper-cased."""
-    return frozenset(text.replace(",", " ").upper().split())
-
-
-def json_safe(value: Any) -> Any:
-    """A gateway answer as data a JSON column can store, whatever the answer held.
-
-    Amounts are parsed exactly (`Decimal`), and an answer may carry dates; neither is JSON. A
-    Decimal becomes its exact string ("0.04829857"), a date or datetime its ISO text, tuples
-    and sets lists, keys strings; ints, floats, strings, bools and None stay as they are.
-    Every gateway builds the `raw` it hands back with this, so one odd answer cannot fail the
-    write of a whole batch of answers.
-    """
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):  # datetime is a date too
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, whatever its case, or None when absent.
-
-    Werkzeug's headers already ignore case; a plain dict (a test, a replayed delivery) does not,
-    and a signature check must not depend on which one it was handed.
-    """
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value
-
-
-#: deeper than any real gateway body (Stripe events nest about 8 levels); deeper is an attack
-MAX_NOTIFICATION_DEPTH = 32
-
-
-def notification_object(
-    body: bytes, *, parse_float: Callable[[str], Any] = Decimal
-) -> dict[str, Any]:
-    """A notification body as one JSON object, or InvalidNotification.
-
-    Whatever passed the signature is still shaped by the sender: the body must be UTF-8, JSON,
-    an object, and shallow enough that reading, redacting and storing it cannot exhaust the
-    stack. Numbers with a decimal point never become float: `Decimal` by default, or `str` for
-    a gateway whose amounts are all integers and whose payload is stored as parsed.
-    """
-    try:
-        data = json.loads(body.decode("utf-8"), parse_float=parse_float)
-    except UnicodeDecodeError as exc:
-        raise InvalidNotification("notification body is not UTF-8") from exc
-    except RecursionError as exc:
-        raise InvalidNotification("notification body is nested too deeply") from exc
-    except ValueError as exc:
-        raise InvalidNotification("notification body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise InvalidNotification("notification body is not a JSON object")
-    if _depth_exceeds(data, MAX_NOTIFICATION_DEPTH):
-        raise InvalidNotification("notification body is nested too deeply")
-    return data
-
-
-def object_at(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    """`data[key]`, which must be a JSON object, or InvalidNotification."""
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise InvalidNotification(f"notification field {key!r} is not an object")
-    return value
-
-
-def text_at(data: Mapping[str, Any], key: str) -> str | None:
-    """`data[key]` when it is a non-empty string, None when absent or null; else invalid.
-
-    Ids are looked up in the database and stored in text columns: a number, list or object
-    where an id belongs is a malformed notification, not something to coerce.
-    """
-    value = data.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InvalidNotification(f"notification field {key!r} is not a string")
-    return value
-
-
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """Whether `value` nests deeper than `limit`, checked without recursion."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return False
-
-
 _SECRET_KEYS = frozenset(
     {"successindicator", "client_secret", "key", "private_key", "password", "secret", "hmac"}
 )
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration value a gateway needs, declared by the gateway itself.
+
+    The app reads it from the environment converted to the default's type, `.env.example`
+    lists it with its help, and the sandbox plan fills it in when the shop has no live value.
+    """
+
+    key: str  # the config key, e.g. "STRIPE_SECRET_KEY"
+    default: Any  # typed default: "" / int / float / bool
+    help: str  # one line for .env.example and the docs
+    required: bool = False  # without it the gateway is shown disabled, "not configured"
+    secret: bool = False  # never shown or logged; a set secret means live, so no sandbox
+    sandbox: Any = None  # the value under the sandbox; "{sandbox}" stands for its base URL
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How the checkout and the status page show a gateway to the shopper."""
+
+    label: str  # "Card (HyperPay MPGS)"
+    note: str  # "Visa / Mastercard / mada"
+    logo: str  # a path under static/
+    #: a template the status page includes to say how to pay (the crypto address block)
+    status_partial: str | None = None
+    #: the page that launches its hosted checkout or widget, if not the common launch page
+    launch_template: str | None = None
+    #: the provider's own name, for sentences ("CoinPayments has no refund API"); default label
+    provider: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.provider or self.label
+
+
+@dataclass(frozen=True)
+class GatewayPlugin:
+    """Everything Tollgate knows about one gateway, found through the registry by its name.
+
+    A gateway is one package that exposes `plugin`; nothing outside it names the gateway.
+    """
+
+    name: str
+    gateway: type[Gateway]
+    settings: tuple[Setting, ...]
+    presentation: Presentation
+    sandbox: str | None = None  # import path of its emulator (a module with register(app, env))
+    templates: str | None = None  # the folder of its own templates (absolute), for partials
+
+    @property
+    def label(self) -> str:
+        return self.presentation.label
+
+    def sandbox_values(self, sandbox_url: str) -> dict[str, Any]:
+        """The settings that point this gateway at the sandbox, with its demo credentials."""
+        return {
+            s.key: s.sandbox.replace("{sandbox}", sandbox_url)
+            if isinstance(s.sandbox, str)
+            else s.sandbox
+            for s in self.settings
+            if s.sandbox is not None
+        }
+
+    def is_live(self, config: Mapping[str, Any]) -> bool:
+        """Whether the shop put a live secret in: such a gateway is never sent to the sandbox."""
+        return any(config.get(s.key) for s in self.settings if s.secret and s.required)

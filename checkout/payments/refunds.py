@@ -20,7 +20,7 @@ from sqlalchemy import update
 
 from ..extensions import db
 from ..gateways.base import GatewayError, GatewayRejected, NotSupported, Observation
-from ..gateways.registry import get_gateway, rules_for
+from ..gateways.registry import get_gateway, provider_for, rules_for
 from ..models import Payment, PaymentEvent
 from ..money import Money
 from .service import Source, record_observation
@@ -29,7 +29,6 @@ from .states import PaymentStatus
 log = logging.getLogger(__name__)
 
 _FAILED_REFUND = frozenset({"failed", "canceled", "cancelled", "rejected"})
-_NAMES = {"coinpayments": "CoinPayments", "mpgs": "HyperPay (MPGS)", "stripe": "Stripe"}
 
 
 class RefundRefused(Exception):
@@ -195,4 +194,4 @@ def _event(
 
 
 def _label(payment: Payment) -> str:
-    return _NAMES.get(payment.gateway, payment.gateway)
+    return provider_for(payment.gateway)

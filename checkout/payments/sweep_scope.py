@@ -15,13 +15,12 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from ..extensions import db
-from ..gateways.registry import GATEWAY_CLASSES
+from ..gateways.registry import plugins
 from ..models import Payment, SweepRun, utcnow
 from .states import PaymentStatus
 
 #: a CREATED payment younger than this may still be waiting for its gateway's answer
 CREATED_GRACE = timedelta(minutes=1)
-_LATE_MONEY_GATEWAYS = sorted(name for name, cls in GATEWAY_CLASSES.items() if cls.late_money)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def is_due(scope: Scope) -> ColumnElement[bool]:
             ),
             and_(
                 Payment.status == PaymentStatus.EXPIRED,
-                or_(Payment.gateway.in_(_LATE_MONEY_GATEWAYS), money_may_still_come()),
+                or_(Payment.gateway.in_(_late_money_gateways()), money_may_still_come()),
                 Payment.created_at >= scope.stale_before,
             ),
         ),
@@ -151,3 +150,8 @@ def dry_run_record(trigger: str, scope: Scope) -> SweepRun:
             "gateways": dict(sorted(per_gateway.items())),
         },
     )
+
+
+def _late_money_gateways() -> list[str]:
+    """The configured gateways whose money can always arrive late (crypto)."""
+    return [p.name for p in plugins() if p.gateway.late_money]

@@ -1,21 +1,12 @@
-"""The demo credentials the sandbox accepts, and that the site uses in sandbox mode.
+"""The demo credentials the sandbox accepts: each gateway's own sandbox values.
 
-They are public on purpose: the sandbox moves no money. Production refuses to start with
-TOLLGATE_SANDBOX_URL set, so these can never authenticate anything real.
+They are declared beside each gateway's settings (production must never import the sandbox, so
+the site's sandbox plan cannot live here) and are public on purpose: the sandbox moves no money,
+and production refuses to start with TOLLGATE_SANDBOX_URL set.
 """
 
-COINPAYMENTS = {
-    "public_key": "sandbox_public_key_0123456789abcdef",
-    "private_key": "sandbox_private_key_fedcba9876543210",
-    "merchant_id": "sandboxmerchant000000000000000001",
-    "ipn_secret": "sandbox-ipn-secret",
-}
-MPGS = {
-    "merchant_id": "TESTTOLLGATE01",
-    "api_password": "sandbox-api-password-0123456789",
-    "notification_secret": "SANDBOXNOTIFICATIONSECRET0123456",
-}
-STRIPE = {
-    "secret_key": "sk_test_tollgate_sandbox_0000000000000000",
-    "webhook_secret": "whsec_tollgate_sandbox_0000000000000000",
-}
+from ..gateways.coinpayments.settings import SANDBOX as COINPAYMENTS
+from ..gateways.mpgs.settings import SANDBOX as MPGS
+from ..gateways.stripe.settings import SANDBOX as STRIPE
+
+__all__ = ["COINPAYMENTS", "MPGS", "STRIPE"]

@@ -65,10 +65,9 @@ class Clock:
 
 @dataclass
 class SandboxOptions:
-    #: where Stripe-style "dashboard configured" webhooks go (Stripe has no per-session URL)
-    stripe_webhook_url: str = ""
-    #: MPGS merchant-admin default notification URL, used when order.notificationUrl is absent
-    mpgs_notification_url: str = ""
+    #: per gateway, the notification URL set in its dashboard or merchant admin (Stripe has no
+    #: per-session URL; MPGS uses it when order.notificationUrl is absent)
+    notification_urls: dict[str, str] = field(default_factory=dict)
     #: seconds between notification retries (the last value repeats)
     retry_delays: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)
     seed: int | None = None
@@ -76,14 +75,13 @@ class SandboxOptions:
 
 
 class SandboxEnv:
-    GATEWAYS = ("coinpayments", "mpgs", "stripe")
-
-    def __init__(self, options: SandboxOptions) -> None:
-        self._initial_options = replace(options)
+    def __init__(self, options: SandboxOptions, gateways: tuple[str, ...]) -> None:
+        self.gateways = gateways
+        self._initial_options = replace(options, notification_urls=dict(options.notification_urls))
         self.options = options
         self.clock = Clock()
         self.random = random.Random(options.seed)
-        self.knobs = {name: Knobs() for name in self.GATEWAYS}
+        self.knobs = {name: Knobs() for name in self.gateways}
         for name, values in options.knobs.items():
             self.knobs[name].update(values)
         self.notifier = Notifier(options.retry_delays)
@@ -94,8 +92,10 @@ class SandboxEnv:
 
     def reset(self) -> None:
         """Forget every payment; put the knobs, the clock and the options back (between tests)."""
-        self.options = replace(self._initial_options)
-        self.knobs = {name: Knobs() for name in self.GATEWAYS}
+        self.options = replace(
+            self._initial_options, notification_urls=dict(self._initial_options.notification_urls)
+        )
+        self.knobs = {name: Knobs() for name in self.gateways}
         self.clock.reset()
         self.notifier.clear()
         for hook in self._reset_hooks:

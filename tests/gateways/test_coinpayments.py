@@ -32,7 +32,12 @@ from checkout.gateways.base import (
     GatewayUnavailable,
     ReturnUrls,
 )
-from checkout.gateways.coinpayments import STATUS_TABLE, CoinPaymentsGateway, sign, status_row
+from checkout.gateways.coinpayments.client import (
+    STATUS_TABLE,
+    CoinPaymentsGateway,
+    sign,
+    status_row,
+)
 from checkout.gateways.registry import get_gateway
 from checkout.gateways.transport import HttpTransport
 from checkout.models import Order, Payment

@@ -24,7 +24,7 @@ from checkout.gateways.base import (
     InvalidNotification,
     ReturnUrls,
 )
-from checkout.gateways.mpgs import MpgsGateway
+from checkout.gateways.mpgs.client import MpgsGateway
 from checkout.gateways.registry import get_gateway
 from checkout.models import Payment, PaymentEvent
 from checkout.money import Money

@@ -23,7 +23,7 @@ from checkout.gateways.base import (
     GatewayUnavailable,
 )
 from checkout.gateways.registry import get_gateway
-from checkout.gateways.stripe import RULES, StripeGateway, observe_session
+from checkout.gateways.stripe.client import RULES, StripeGateway, observe_session
 from checkout.models import Payment, PaymentEvent, utcnow
 from checkout.money import Money
 from checkout.payments.service import Source, open_checkout, refresh

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from checkout.gateways.base import Observation
-from checkout.gateways.coinpayments import CoinPaymentsGateway
-from checkout.gateways.mpgs import MpgsGateway
-from checkout.gateways.stripe import StripeGateway, observe_session
+from checkout.gateways.coinpayments.client import CoinPaymentsGateway
+from checkout.gateways.mpgs.client import MpgsGateway
+from checkout.gateways.stripe.client import StripeGateway, observe_session
 from checkout.gateways.transport import HttpTransport
 from checkout.models import Payment
 from checkout.money import Money

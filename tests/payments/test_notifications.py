@@ -15,8 +15,14 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from checkout.extensions import db
-from checkout.gateways import registry
-from checkout.gateways.base import Gateway, InboundNotification, InvalidNotification, Observation
+from checkout.gateways.base import (
+    Gateway,
+    GatewayPlugin,
+    InboundNotification,
+    InvalidNotification,
+    Observation,
+    Presentation,
+)
 from checkout.models import Notification, Payment, PaymentEvent
 from checkout.money import Money
 from checkout.payments.states import PaymentStatus
@@ -56,9 +62,18 @@ class FakeGateway(Gateway):
         return Observation(S.COMPLETED, "paid (looked up)", paid=payment.money)
 
 
+#: found by the registry through the dotted path in GATEWAYS, as a third-party plugin would be
+plugin = GatewayPlugin(
+    name="fake",
+    gateway=FakeGateway,
+    settings=(),
+    presentation=Presentation(label="Fake", note="", logo="img/logo.svg"),
+)
+
+
 @pytest.fixture(autouse=True)
-def fake_gateway(monkeypatch):
-    monkeypatch.setitem(registry.GATEWAY_CLASSES, "fake", FakeGateway)
+def fake_gateway(app):
+    app.config["GATEWAYS"] += f",{__name__}"
     FakeGateway.lookups.clear()
 
 

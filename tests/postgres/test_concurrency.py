@@ -61,8 +61,8 @@ def app_overrides() -> dict[str, Any]:
 @pytest.fixture
 def captured(sandbox: Sandbox) -> Callable[[], list[Delivery]]:
     """Turn notifications on, aimed at nobody; the test replays what the gateways sent."""
-    sandbox.env.options.stripe_webhook_url = f"{DEAD}/ipn/stripe"
-    sandbox.env.options.mpgs_notification_url = f"{DEAD}/ipn/mpgs"
+    for name in sandbox.env.gateways:
+        sandbox.env.options.notification_urls[name] = f"{DEAD}/ipn/{name}"
     for name in GATEWAYS:
         sandbox.knobs(name, notifications=True, notify_attempts=1)
 

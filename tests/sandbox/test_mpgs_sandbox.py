@@ -58,7 +58,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(autouse=True)
 def no_default_webhook_url(sandbox, monkeypatch):
     """Only the tests that ask for webhooks get them (no merchant-admin default URL)."""
-    monkeypatch.setattr(sandbox.env.options, "mpgs_notification_url", "")
+    monkeypatch.setitem(sandbox.env.options.notification_urls, "mpgs", "")
 
 
 def api(sandbox, version: int = 100, merchant: str = MID) -> str:
@@ -443,7 +443,7 @@ def test_webhooks_carry_the_transaction_and_the_secret_headers(sandbox, receiver
 def test_webhooks_go_to_the_merchant_default_url_without_a_per_order_one(
     sandbox, receiver, monkeypatch
 ):
-    monkeypatch.setattr(sandbox.env.options, "mpgs_notification_url", receiver.url)
+    monkeypatch.setitem(sandbox.env.options.notification_urls, "mpgs", receiver.url)
     sid = create(sandbox)["session"]["id"]
 
     submit(sandbox, sid, "4000000000000002")

@@ -96,11 +96,11 @@ class Receiver:
 @pytest.fixture
 def receiver(sandbox) -> Iterator[Receiver]:
     hook = Receiver()
-    previous = sandbox.env.options.stripe_webhook_url
-    sandbox.env.options.stripe_webhook_url = hook.url
+    previous = sandbox.env.options.notification_urls.get("stripe", "")
+    sandbox.env.options.notification_urls["stripe"] = hook.url
     yield hook
     sandbox.wait_notifications()
-    sandbox.env.options.stripe_webhook_url = previous
+    sandbox.env.options.notification_urls["stripe"] = previous
     hook.server.stop()
 
 

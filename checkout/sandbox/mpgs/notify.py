@@ -20,7 +20,7 @@ SECRET = credentials.MPGS["notification_secret"]
 
 def send(env: SandboxEnv, order: OrderState, record: dict[str, Any]) -> None:
     """Send the transaction record to the order's URL or the merchant-admin default."""
-    url = order.notification_url or env.options.mpgs_notification_url
+    url = order.notification_url or env.options.notification_urls.get(NAME, "")
     body = dumps(record).encode()
     notification_id = secrets.token_hex(16)
 

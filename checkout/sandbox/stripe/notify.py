@@ -1,7 +1,7 @@
 """Webhooks (C.11): snapshot events signed `t=<unix>,v1=<HMAC-SHA256("t.body")>` with whsec.
 
 Stripe Checkout has no per-session webhook URL: events go to the endpoint configured in the
-dashboard, here `SandboxOptions.stripe_webhook_url`. The signature is made again for every
+dashboard, here `SandboxOptions.notification_urls["stripe"]`. The signature is made again for every
 attempt, with the time of that attempt, as Stripe does.
 """
 
@@ -44,7 +44,7 @@ def send_event(env: SandboxEnv, event_type: str, data: dict[str, Any]) -> None:
             "Stripe-Signature": sign(body, clock.timestamp()),
         }
 
-    if not deliver(env, NAME, env.options.stripe_webhook_url, body, headers):
+    if not deliver(env, NAME, env.options.notification_urls.get(NAME, ""), body, headers):
         log.info("sandbox stripe: %s for %s not sent (webhooks off)", event_type, data["id"])
 
 

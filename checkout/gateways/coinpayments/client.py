@@ -20,12 +20,11 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from ..money import Money, MoneyError, is_coin
-from ..payments.states import PaymentStatus
-from .base import (
+from ...money import Money, MoneyError, is_coin
+from ...states import PaymentStatus
+from ..base import (
     CheckoutSession,
     CryptoInstructions,
-    CurrencyRules,
     Gateway,
     GatewayConfigError,
     GatewayError,
@@ -35,16 +34,18 @@ from .base import (
     InvalidNotification,
     Observation,
     ReturnUrls,
-    header,
 )
-from .transport import HttpTransport
+from ..currency import CurrencyRules
+from ..transport import HttpTransport
+from ..wire import header
+from .settings import DEFAULT_API_URL
 
 if TYPE_CHECKING:
-    from ..models import Payment
+    from ...models import Payment
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://www.coinpayments.net/api.php"
+
 #: `get_tx_info_multi` takes at most this many ids a call (protocols.md A.6)
 MULTI_LIMIT = 25
 #: `create_transaction` takes `amount` as a decimal string in `currency1` (protocols.md A.4); the
@@ -103,12 +104,6 @@ def status_row(raw: Any) -> tuple[PaymentStatus, str, int | None]:
 
 class CoinPaymentsGateway(Gateway):
     name = "coinpayments"
-    required_settings = (
-        "COINPAYMENTS_PUBLIC_KEY",
-        "COINPAYMENTS_PRIVATE_KEY",
-        "COINPAYMENTS_MERCHANT_ID",
-        "COINPAYMENTS_IPN_SECRET",
-    )
     # CoinPayments only needs a 2xx; its own sample handlers answer "IPN OK".
     notification_ack = ("IPN OK", 200)
     batch_size = MULTI_LIMIT

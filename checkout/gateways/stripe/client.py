@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import stripe
 
-from ..money import Money, MoneyError
-from ..payments.states import PaymentStatus
-from .base import (
+from ...money import Money, MoneyError
+from ...states import PaymentStatus
+from ..base import (
     CheckoutSession,
-    CurrencyRules,
     Gateway,
     GatewayConfigError,
     GatewayError,
@@ -34,17 +33,14 @@ from .base import (
     Observation,
     RefundResult,
     ReturnUrls,
-    codes,
-    header,
-    json_safe,
-    notification_object,
-    object_at,
-    text_at,
 )
-from .transport import pooled_session, proxies_for
+from ..currency import CurrencyRules, codes
+from ..transport import pooled_session, proxies_for
+from ..wire import header, json_safe, notification_object, object_at, text_at
+from .settings import DEFAULT_API_BASE
 
 if TYPE_CHECKING:
-    from ..models import Payment
+    from ...models import Payment
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -138,7 +134,6 @@ _FAILED_EVENT = "checkout.session.async_payment_failed"
 
 class StripeGateway(Gateway):
     name = "stripe"
-    required_settings = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
     lifetime_bounds = (_MIN_LIFETIME, _MAX_LIFETIME)
 
     @classmethod
@@ -179,7 +174,7 @@ class StripeGateway(Gateway):
         return cls(
             secret_key=config.get("STRIPE_SECRET_KEY") or "",
             webhook_secret=config.get("STRIPE_WEBHOOK_SECRET") or "",
-            api_base=config.get("STRIPE_API_BASE") or "https://api.stripe.com",
+            api_base=config.get("STRIPE_API_BASE") or DEFAULT_API_BASE,
             max_network_retries=int(config.get("STRIPE_MAX_NETWORK_RETRIES", 2)),
             session_lifetime=int(config.get("STRIPE_SESSION_LIFETIME", 1800)),
             webhook_tolerance=int(config.get("STRIPE_WEBHOOK_TOLERANCE", 300)),

@@ -26,11 +26,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..money import Money, MoneyError
-from ..payments.states import PaymentStatus
-from .base import (
+from ...money import Money, MoneyError
+from ...states import PaymentStatus
+from ..base import (
     CheckoutSession,
-    CurrencyRules,
     Gateway,
     GatewayConfigError,
     GatewayRejected,
@@ -40,16 +39,13 @@ from .base import (
     Observation,
     RefundResult,
     ReturnUrls,
-    codes,
-    header,
-    json_safe,
-    notification_object,
-    text_at,
 )
-from .transport import HttpResponse, HttpTransport
+from ..currency import CurrencyRules, codes
+from ..transport import HttpResponse, HttpTransport
+from ..wire import header, json_safe, notification_object, text_at
 
 if TYPE_CHECKING:
-    from ..models import Payment
+    from ...models import Payment
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +94,7 @@ _AUTHORIZED_REVIEW = (
     "MPGS holds an authorization that nobody will capture: capture or void it in Merchant "
     "Administration"
 )
-#: After-payment statuses onto the kind of review the shopper reads (payments.states.ReviewKind).
+#: After-payment statuses onto the kind of review the shopper reads (states.ReviewKind).
 _AFTER_PAYMENT_KIND: dict[str, str] = {
     "REFUNDED": "refunded",
     "PARTIALLY_REFUNDED": "refunded",
@@ -175,7 +171,6 @@ class MpgsGateway(Gateway):
     """REST-JSON client for one MPGS merchant. Holds no state beyond its HTTP pool."""
 
     name = "mpgs"
-    required_settings = ("MPGS_MERCHANT_ID", "MPGS_API_PASSWORD", "MPGS_NOTIFICATION_SECRET")
     notification_ack = ("OK", 200)
 
     def __init__(
@@ -226,8 +221,8 @@ class MpgsGateway(Gateway):
 
     @classmethod
     def missing_settings(cls, config: Mapping[str, Any]) -> list[str]:
-        """Required settings, plus MPGS_OPERATION when it asks for authorize-only payments."""
-        missing = super().missing_settings(config)
+        """MPGS_OPERATION when it asks for authorize-only payments."""
+        missing = []
         operation = str(config.get("MPGS_OPERATION") or SUPPORTED_OPERATION).upper()
         if operation != SUPPORTED_OPERATION:
             _warn_operation_once(operation)
