@@ -51,7 +51,9 @@ class CurrencyRules:
             return f"{self.gateway} cannot {verb} {money}: nothing to {verb}"
         units = self._units_or_none(money)
         if units is None:
-            return f"{self.gateway} cannot {verb} {money}: it counts {code} in whole units"
+            places = self.decimals_of(code)
+            grain = "in whole units" if places == 0 else f"with at most {places} decimals"
+            return f"{self.gateway} cannot {verb} {money}: it counts {code} {grain}"
         step = self.multiple_of.get(code, 1)
         if units % step:
             smallest = self.to_money(step, code)
