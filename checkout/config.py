@@ -37,7 +37,7 @@ class Config:
 
     TOLLGATE_SANDBOX_URL = ""
     # The gateway plugins, in the order the checkout shows them (see gateways/registry.py).
-    GATEWAYS = "coinpayments,mpgs,stripe"
+    GATEWAYS = "coinpayments,mpgs,stripe,copyandpay"
     GATEWAY_CONNECT_TIMEOUT = 3.05
     GATEWAY_READ_TIMEOUT = 15.0
 

@@ -150,12 +150,16 @@ def test_catalog_load_warns_about_prices_an_enabled_gateway_cannot_charge(
     assert result.stderr.splitlines() == [
         "warning: kuwait: Stripe cannot charge 4.255 KWD: amounts in KWD must be multiples "
         "of 0.010 KWD",
+        "warning: kuwait: HyperPay COPYandPAY cannot charge 4.255 KWD: it counts KWD with at "
+        "most 2 decimals",
         "warning: tiny: Stripe cannot charge 0.30 USD: its minimum is 0.50 USD",
     ]
     logged = [r.getMessage() for r in caplog.records if r.name == "checkout.catalog_loader"]
     assert logged == [
         "catalogue price of kuwait: Stripe cannot charge 4.255 KWD: amounts in KWD must be "
         "multiples of 0.010 KWD",
+        "catalogue price of kuwait: HyperPay COPYandPAY cannot charge 4.255 KWD: it counts KWD "
+        "with at most 2 decimals",
         "catalogue price of tiny: Stripe cannot charge 0.30 USD: its minimum is 0.50 USD",
     ]
     with app.app_context():

@@ -46,7 +46,7 @@ def test_live_credentials_keep_their_gateway_out_of_the_sandbox(monkeypatch) -> 
     assert app.config["STRIPE_API_BASE"] == "https://api.stripe.com"
     assert app.config["STRIPE_SECRET_KEY"] == "sk_live_abc"
     assert app.config["COINPAYMENTS_API_URL"] == "http://127.0.0.1:5001/api.php"
-    assert app.config["SANDBOXED_GATEWAYS"] == ["coinpayments", "mpgs"]
+    assert app.config["SANDBOXED_GATEWAYS"] == ["coinpayments", "mpgs", "copyandpay"]
 
 
 @pytest.mark.parametrize(

@@ -179,6 +179,7 @@ class TestNoGatewayEnabled:
             "GATEWAY_STRIPE_ENABLED": False,
             "GATEWAY_MPGS_ENABLED": False,
             "GATEWAY_COINPAYMENTS_ENABLED": False,
+            "GATEWAY_COPYANDPAY_ENABLED": False,
         }
 
     def test_pay_button_is_disabled_with_an_explanation(

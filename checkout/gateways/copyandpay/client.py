@@ -45,7 +45,6 @@ S = PaymentStatus
 #: "A checkout id expires when a payment has been finalized successfully, but not later than
 #: 30 minutes" (COPYandPAY integration guide).
 CHECKOUT_LIFETIME = timedelta(minutes=30)
-WIDGET_TEMPLATE = "copyandpay/widget.html"
 #: ISO 4217 currencies with three decimals; OPPWA amounts have at most two.
 _THREE_DECIMALS = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
 
@@ -135,7 +134,6 @@ class CopyAndPayGateway(Gateway):
         ):
             raise GatewayUnavailable(f"HyperPay did not prepare a checkout: {code} {description}")
         data: dict[str, Any] = {
-            "launch_template": WIDGET_TEMPLATE,
             "shopper_result_url": urls.return_url,
             "brands": self.brands,
         }

@@ -8,4 +8,6 @@ PRESENTATION = Presentation(
     label="Card (HyperPay COPYandPAY)",
     note="mada / Visa / Mastercard",
     logo="img/gateways/copyandpay.svg",
+    launch_template="copyandpay/widget.html",
+    provider="HyperPay COPYandPAY",
 )

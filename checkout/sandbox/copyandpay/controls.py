@@ -23,9 +23,8 @@ def blueprint(store: CopyAndPayStore) -> Blueprint:
 
     @bp.post("/webhook")
     def set_webhook() -> Response:
-        with store.lock:
-            store.webhook_url = str(helper_json().get("url") or "")
-        return jsonify(url=store.webhook_url)
+        store.env.options.notification_urls[NAME] = str(helper_json().get("url") or "")
+        return jsonify(url=store.env.options.notification_urls[NAME])
 
     @bp.get("/requests")
     def received() -> Response:

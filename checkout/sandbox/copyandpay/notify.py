@@ -29,7 +29,9 @@ def send(store: CopyAndPayStore, record: dict[str, Any]) -> bool:
             "X-Authentication-Tag": tag,
         }
 
-    return deliver(store.env, NAME, store.webhook_url, body.encode(), headers)
+    return deliver(
+        store.env, NAME, store.env.options.notification_urls.get(NAME, ""), body.encode(), headers
+    )
 
 
 def seal(plaintext: bytes, hex_key: str, iv: bytes) -> tuple[str, str, str]:

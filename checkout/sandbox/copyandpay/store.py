@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ...gateways.copyandpay import settings as demo
-from ..env import Knobs, SandboxEnv
+from ..env import SandboxEnv
 
 NAME = "copyandpay"
 #: "not later than 30 minutes" (COPYandPAY integration guide)
@@ -54,14 +54,8 @@ class CopyAndPayStore:
         self.lock = threading.RLock()
         self.checkouts: dict[str, CheckoutState] = {}
         self.payments: dict[str, dict[str, Any]] = {}  # id -> the payment record as answered
-        self.webhook_url = ""  # set in the back office on the real gateway; a helper route here
         self.forced: list[tuple[int, str, str]] = []  # (status, body, content type), one-shot
         self.received: list[dict[str, Any]] = []  # the last API requests, for tests to read
-        self.ensure_knobs()
-
-    def ensure_knobs(self) -> None:
-        """Until SandboxEnv builds knobs for every registered gateway, this one adds its own."""
-        self.env.knobs.setdefault(NAME, Knobs())
 
     def reset(self) -> None:
         with self.lock:
@@ -69,8 +63,6 @@ class CopyAndPayStore:
             self.payments.clear()
             self.forced.clear()
             self.received.clear()
-            self.webhook_url = ""
-        self.ensure_knobs()
 
     def now(self) -> datetime:
         return self.env.clock.now()

@@ -21,6 +21,7 @@ from checkout.gateways.base import (
     GatewayUnavailable,
     ReturnUrls,
 )
+from checkout.gateways.copyandpay import plugin
 from checkout.gateways.copyandpay import settings as demo
 from checkout.gateways.copyandpay.client import CopyAndPayGateway
 from checkout.models import Payment
@@ -130,7 +131,7 @@ def test_create_hands_the_widget_to_our_launch_page(sandbox, opened) -> None:
     assert data["launch_script"] == (
         f"{sandbox.url}/v1/paymentWidgets.js?checkoutId={payment.gateway_reference}"
     )
-    assert data["launch_template"] == "copyandpay/widget.html"
+    assert plugin.presentation.launch_template == "copyandpay/widget.html"
     assert data["shopper_result_url"] == URLS.return_url
     assert data["brands"] == "MADA VISA MASTER"
     script = requests.get(data["launch_script"], timeout=5).content
