@@ -3,25 +3,19 @@
 Every call is a form-encoded POST signed with HMAC-SHA512 of the exact body bytes (header
 `HMAC`, keyed with the private key). The API answers HTTP 200 for its own errors, so the `error`
 field of the envelope is what says whether a call worked. Payments are read by the numeric
-`status` through one explicit table (`STATUS_TABLE`), never by the human `status_text`.
-
-IPNs are HMAC-signed with the account's IPN secret; a verified IPN is used as is (its payload is
-authentic), and the funnel refuses regressions when IPNs arrive out of order.
+`status` through one explicit table (`STATUS_TABLE` in statuses.py), never by the human
+`status_text`; IPNs are verified and read in notifications.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from ...money import Money, MoneyError, is_coin
-from ...states import PaymentStatus
 from ..base import (
     CheckoutSession,
     CryptoInstructions,
@@ -31,13 +25,13 @@ from ..base import (
     GatewayRejected,
     GatewayUnavailable,
     InboundNotification,
-    InvalidNotification,
     Observation,
     ReturnUrls,
 )
 from ..currency import CurrencyRules
 from ..transport import HttpTransport
-from ..wire import header
+from . import notifications, statuses
+from .notifications import sign
 from .settings import DEFAULT_API_URL
 
 if TYPE_CHECKING:
@@ -51,21 +45,6 @@ MULTI_LIMIT = 25
 #: `create_transaction` takes `amount` as a decimal string in `currency1` (protocols.md A.4); the
 #: API documents no per-currency rule beyond that, so any positive ISO amount is written as is
 RULES = CurrencyRules("CoinPayments")
-
-#: Every CoinPayments status code onto ours (protocols.md A.8.5), as inclusive ranges checked in
-#: order; together the rows cover every integer. A code that is not an integer maps to PENDING
-#: (and is logged), never to COMPLETED. The vendor's rule: ship only on `>= 100` or `== 2`.
-STATUS_TABLE: tuple[tuple[int | None, int | None, PaymentStatus, str], ...] = (
-    (-1, -1, PaymentStatus.EXPIRED, "Cancelled or timed out"),
-    (-2, -2, PaymentStatus.FAILED, "Refunded or reversed at CoinPayments"),
-    (None, -3, PaymentStatus.FAILED, "The payment failed at CoinPayments"),
-    (0, 0, PaymentStatus.PENDING, "Waiting for your coins"),
-    (1, 1, PaymentStatus.PENDING, "Coins received, waiting for confirmations"),
-    (2, 2, PaymentStatus.COMPLETED, "Paid (queued for the nightly payout)"),
-    (3, 3, PaymentStatus.PENDING, "PayPal payment pending"),
-    (4, 99, PaymentStatus.PENDING, "Payment in progress"),
-    (100, None, PaymentStatus.COMPLETED, "Paid"),
-)
 
 # Error texts that mean our keys or account settings are wrong: a person must fix them.
 _CONFIG_ERRORS = (
@@ -86,20 +65,6 @@ _TRANSIENT_ERRORS = ("too many errors", "try again later", "temporarily", "maint
 _PERSONAL_KEYS = frozenset(
     {"email", "buyer_email", "buyer_name", "first_name", "last_name", "sender_ip", "phone"}
 )
-
-
-def status_row(raw: Any) -> tuple[PaymentStatus, str, int | None]:
-    """Our status and words for a raw CoinPayments `status`, and the code as an int if it is one.
-
-    The only place a CoinPayments status becomes ours. Unparsable codes give PENDING.
-    """
-    code = _as_int(raw)
-    if code is None:
-        return PaymentStatus.PENDING, "Waiting for CoinPayments", None
-    for low, high, status, words in STATUS_TABLE:
-        if (low is None or code >= low) and (high is None or code <= high):
-            return status, words, code
-    raise AssertionError(f"STATUS_TABLE does not cover {code}")  # pragma: no cover
 
 
 class CoinPaymentsGateway(Gateway):
@@ -219,8 +184,8 @@ class CoinPaymentsGateway(Gateway):
             redirect_url = _required_str(result, "checkout_url")
             address = _required_str(result, "address")
             coin_amount = Money.parse(result["amount"], self.currency2)
-            confirms = _as_int(result.get("confirms_needed"))
-            timeout = _as_int(result.get("timeout"))
+            confirms = statuses.as_int(result.get("confirms_needed"))
+            timeout = statuses.as_int(result.get("timeout"))
         except (KeyError, MoneyError, ValueError) as exc:
             raise GatewayUnavailable(f"CoinPayments create_transaction answer: {exc}") from exc
         if confirms is None or timeout is None or coin_amount.amount <= 0:
@@ -302,145 +267,23 @@ class CoinPaymentsGateway(Gateway):
     # -- reading answers ---------------------------------------------------------------------
 
     def observe_poll(self, info: Mapping[str, Any], payment: Payment) -> Observation:
-        """An Observation from a `get_tx_info` result for `payment`.
-
-        `paid` is what arrived, in 1e-8 units of the coin: the funnel compares it with the coin
-        amount CoinPayments asked for when the transaction was created.
-        """
-        raw = info.get("status")
-        status, words, code = status_row(raw)
-        if code is None:
-            log.warning("payment %s: unknown CoinPayments status %r", payment.ref, raw)
-        coin = str(info.get("coin") or payment.crypto_currency or self.currency2).upper()
-        due = _as_int(info.get("amount"))
-        received = _as_int(info.get("received")) or 0
-        confirms = _as_int(info.get("recv_confirms"))
-        needed = payment.confirms_needed
-        received_money = Money(received, coin)
-        due_money = Money(due, coin) if due is not None else payment.crypto_money
-        message, review = _words(
-            code, words, received_money, due_money, confirms, needed, str(info.get("status_text"))
-        )
-        expires = _as_int(info.get("time_expires"))
-        return Observation(
-            status=status,
-            raw_status=_raw_status(raw, info.get("status_text")),
-            paid=received_money if status == PaymentStatus.COMPLETED else None,
-            message=message,
-            review=review,
-            review_kind=_review_kind(code, received_money, due_money),
-            gateway_reference=payment.gateway_reference,
-            confirms_received=confirms,
-            confirms_needed=needed,
-            expires_at=datetime.fromtimestamp(expires, UTC) if expires else None,
-            data={"coin_received": received_money.decimal_str} if received else {},
-            raw=self.redact(info),
-        )
+        """An Observation from a `get_tx_info` result for `payment` (statuses.py maps it)."""
+        return statuses.observe_poll(info, payment, self.currency2, self.redact(info))
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> InboundNotification:
-        """Verify an IPN in the vendor's order, then read it (protocols.md A.8).
-
-        HMAC header present -> `merchant` present and ours -> HMAC-SHA512 of the raw body with
-        the IPN secret, compared in constant time -> `ipn_mode` is `hmac`. Anything else raises
-        InvalidNotification, so nothing changes.
-        """
-        signature = (header(headers, "HMAC") or "").strip().lower()
-        if not signature:
-            raise InvalidNotification("No HMAC signature sent")
-        fields = _form(body)
-        merchant = fields.get("merchant", "")
-        if not merchant:
-            raise InvalidNotification("No Merchant ID passed")
-        if not self.merchant_id or not hmac.compare_digest(
-            merchant.encode(), self.merchant_id.encode()
-        ):
-            raise InvalidNotification("No or incorrect Merchant ID passed")
-        if not self._ipn_secret:
-            raise InvalidNotification("COINPAYMENTS_IPN_SECRET is not configured")
-        expected = sign(self._ipn_secret, body)
-        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
-            raise InvalidNotification("HMAC signature does not match")
-        if fields.get("ipn_mode") != "hmac":
-            raise InvalidNotification("IPN Mode is not HMAC")
-        ipn_id = fields.get("ipn_id", "")
-        if not ipn_id:
-            raise InvalidNotification("IPN without ipn_id")
-        ipn_type = fields.get("ipn_type", "")
-        payload = self.redact(fields)
-        if ipn_type != "api":
-            # deposits, buttons, withdrawals: authentic, but not payments this shop opened
-            return InboundNotification(
-                event_id=ipn_id, event_type=ipn_type or "unknown", ignore=True, payload=payload
-            )
-        txn_id = fields.get("txn_id", "")
-        if not txn_id:
-            raise InvalidNotification("api IPN without txn_id")
-        observation = self.observe_ipn(fields)
-        return InboundNotification(
-            event_id=ipn_id,
-            event_type=f"api:{fields.get('status', '?')}"[:64],
-            payment_ref=fields.get("invoice") or None,
-            gateway_reference=txn_id,
-            observation=observation,
-            payload=payload,
-        )
-
-    def observe_ipn(self, fields: Mapping[str, str]) -> Observation:
-        """An Observation from a verified `ipn_type=api` IPN.
-
-        `invoiced` is `amount1` in `currency1`, which the funnel compares with what the order
-        costs (an IPN for the wrong price or currency); `paid` is the coin received
-        (`received_amount`, or `amount2` when CoinPayments leaves it out of a completion IPN),
-        which it compares with the coin amount asked for, so an overpayment is flagged too.
-        """
-        raw = fields.get("status")
-        status, words, code = status_row(raw)
-        if code is None:
-            log.warning("CoinPayments IPN %s: unknown status %r", fields.get("ipn_id"), raw)
-        coin = (fields.get("currency2") or self.currency2).upper()
-        received = _coin(fields.get("received_amount"), coin)
-        due = _coin(fields.get("amount2"), coin)
-        paid: Money | None = None
-        invoiced: Money | None = None
-        review: str | None = None
-        if status == PaymentStatus.COMPLETED:
-            paid = received or due
-            try:
-                invoiced = Money.parse(fields.get("amount1", ""), fields.get("currency1", ""))
-            except MoneyError as exc:
-                review = f"CoinPayments IPN amount1 unreadable: {exc}"
-        confirms = _as_int(fields.get("received_confirms"))
-        message, words_review = _words(
-            code,
-            words,
-            received or Money(0, coin),
-            due,
-            confirms,
-            None,
-            fields.get("status_text", ""),
-        )
-        return Observation(
-            status=status,
-            raw_status=_raw_status(raw, fields.get("status_text")),
-            paid=paid,
-            invoiced=invoiced,
-            message=message,
-            review=review or words_review,
-            review_kind=None if review else _review_kind(code, received or Money(0, coin), due),
-            gateway_reference=fields.get("txn_id") or None,
-            confirms_received=confirms,
-            data={"coin_received": received.decimal_str} if received else {},
-            raw=self.redact(fields),
+        """Verify and read an IPN (notifications.py); anything unverified changes nothing."""
+        return notifications.parse(
+            headers,
+            body,
+            merchant_id=self.merchant_id,
+            ipn_secret=self._ipn_secret,
+            default_coin=self.currency2,
+            redact=self.redact,
         )
 
     def redact(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Drop secrets and the buyer's personal data before anything is stored."""
         return {k: v for k, v in super().redact(data).items() if k.lower() not in _PERSONAL_KEYS}
-
-
-def sign(key: bytes, body: bytes) -> str:
-    """Lowercase hex HMAC-SHA512 of `body`: the API's and the IPN's signature."""
-    return hmac.new(key, body, hashlib.sha512).hexdigest()
 
 
 def _classify(cmd: str, error: str, ref: str) -> GatewayError:
@@ -454,51 +297,6 @@ def _classify(cmd: str, error: str, ref: str) -> GatewayError:
     return GatewayRejected(f"CoinPayments {cmd}: {error}")
 
 
-def _words(
-    code: int | None,
-    words: str,
-    received: Money,
-    due: Money | None,
-    confirms: int | None,
-    needed: int | None,
-    status_text: str,
-) -> tuple[str, str | None]:
-    """The message for the shopper and, when money is stuck, a reason for staff."""
-    partial = due is not None and 0 < received.amount < due.amount
-    if code is None:
-        return f"{words} ({status_text or 'unknown status'})", None
-    if code == 0 and partial:
-        return f"Received {received} of {due}, waiting for the rest", None
-    if code == 1:
-        so_far = confirms if confirms is not None else 0
-        counted = f"{so_far}/{needed}" if needed is not None else f"{so_far} so far"
-        return f"{words} ({counted})", None
-    if code == -1 and received.amount > 0:
-        arrived = f"{received} of {due}" if due is not None else str(received)
-        return (
-            f"Timed out with {'only ' if partial else ''}{arrived} received",
-            f"timed out with {arrived} received: refund the buyer or settle by hand",
-        )
-    if code == -2:
-        return words, "CoinPayments reports a refund or reversal (status -2)"
-    if code < -2:
-        return f"{words} ({status_text})" if status_text else words, None
-    return words, None
-
-
-def _review_kind(code: int | None, received: Money, due: Money | None) -> str | None:
-    """The kind of the review `_words` raises, for the shopper's words (a ReviewKind value)."""
-    if code == -2:
-        return "refunded"
-    if code == -1 and due is not None and 0 < received.amount < due.amount:
-        return "underpaid"
-    return None
-
-
-def _raw_status(raw: Any, text: Any) -> str:
-    return f"{raw} {text or ''}".strip()[:64]
-
-
 def _txn_id(payment: Payment) -> str:
     if not payment.gateway_reference:
         raise GatewayRejected(f"payment {payment.ref} has no CoinPayments txn_id yet")
@@ -510,40 +308,3 @@ def _required_str(result: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"missing {key}")
     return value
-
-
-def _as_int(value: Any) -> int | None:
-    """An integer from an int, an integral Decimal or a numeric string ("2", "-1"); else None.
-
-    Live answers sometimes stringify numbers (protocols.md A.5), so both spellings count.
-    """
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    if not number.is_finite() or number != number.to_integral_value():
-        return None
-    return int(number)
-
-
-def _coin(value: str | None, coin: str) -> Money | None:
-    if value in (None, ""):
-        return None
-    try:
-        return Money.parse(value, coin)
-    except MoneyError:
-        return None
-
-
-def _form(body: bytes) -> dict[str, str]:
-    """A form-encoded body as a dict (the last of a repeated field wins, as in PHP)."""
-    try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=200)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidNotification("body is not a form-encoded IPN") from exc
-    return dict(pairs)

@@ -1,5 +1,6 @@
-"""The CoinPayments client over real HTTP: exact bytes and HMAC, the status table, batching, and
-what each kind of failure raises.
+"""The CoinPayments client over real HTTP: exact bytes and HMAC, batching, and what each kind of
+failure raises (the status table itself is in test_statuses.py, the IPN HMAC in
+test_notifications.py).
 
 Two servers answer it: the sandbox (the emulated API) and, where a test must see the exact bytes
 or script an answer the sandbox would never give (HTTP 500, a chosen status code), a small
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import re
 import socket
 from collections.abc import Callable, Iterator
@@ -32,19 +32,16 @@ from checkout.gateways.base import (
     GatewayUnavailable,
     ReturnUrls,
 )
-from checkout.gateways.coinpayments.client import (
-    STATUS_TABLE,
-    CoinPaymentsGateway,
-    sign,
-    status_row,
-)
+from checkout.gateways.coinpayments.client import CoinPaymentsGateway
 from checkout.gateways.registry import get_gateway
 from checkout.gateways.transport import HttpTransport
 from checkout.models import Order, Payment
 from checkout.money import Money
-from checkout.payments.states import PaymentStatus
 from checkout.sandbox import credentials
 from checkout.sandbox.server import ThreadedServer
+from checkout.states import PaymentStatus
+
+from .conftest import TXN, make_cp_payment, ok, tx_info
 
 S = PaymentStatus
 URLS = ReturnUrls(
@@ -53,7 +50,6 @@ URLS = ReturnUrls(
     notify_url="https://shop.example/ipn/coinpayments",
     status_url="https://shop.example/status/r",
 )
-TXN = "CPTESTTXN000000000000000001"
 
 
 # -- a capture server: records the exact request, answers what the test scripts ---------------
@@ -118,31 +114,7 @@ def cp_settings(sandbox, **values: Any) -> None:
     assert response.status_code == 200, response.text
 
 
-def ok(result: Any) -> dict[str, Any]:
-    return {"error": "ok", "result": result}
-
-
-def make_cp_payment(make_payment, **values: Any) -> Payment:
-    defaults: dict[str, Any] = {
-        "gateway_reference": TXN,
-        "crypto_amount": 15625000,
-        "crypto_currency": "LTCT",
-        "confirms_needed": 2,
-    }
-    defaults.update(values)
-    return make_payment(gateway="coinpayments", **defaults)
-
-
 # -- signing -----------------------------------------------------------------------------------
-
-
-def test_hmac_matches_the_documented_test_vector():
-    body = b"currency=BTC&version=1&cmd=get_callback_address&key=your_api_public_key&format=json"
-
-    assert sign(b"test", body) == (
-        "5590eac015e7692902e1a9cd5464f1d305a4b593d2f1343d826ac5affc5ac6f9"
-        "60a5167284f9bf31295cba0e04df9d8f7087935b5344c468ccf2dd036e159102"
-    )
 
 
 @pytest.mark.parametrize(
@@ -184,7 +156,7 @@ def test_create_sends_these_exact_bytes_signed_with_the_private_key(
 
 def test_a_lookup_is_signed_over_its_own_bytes(capture, make_payment):
     payment = make_cp_payment(make_payment)
-    capture.reply(ok(_tx_info(0)))
+    capture.reply(ok(tx_info(0)))
 
     capture.client().fetch_status(payment)
 
@@ -236,74 +208,6 @@ def test_stringified_numbers_are_read_the_same(app, sandbox, make_payment):
     assert observation.message == "Waiting for your coins"
 
 
-# -- the status table, row by row, over HTTP ---------------------------------------------------
-
-ROWS = [
-    # (raw status, received 1e-8, our status, paid?, words)
-    (-3, 0, S.FAILED, False, "The payment failed at CoinPayments"),
-    (-2, 0, S.FAILED, False, "Refunded or reversed at CoinPayments"),
-    (-1, 0, S.EXPIRED, False, "Cancelled or timed out"),
-    (0, 0, S.PENDING, False, "Waiting for your coins"),
-    (0, 5000000, S.PENDING, False, "Received 0.05000000 LTCT of 0.15625000 LTCT"),
-    (1, 15625000, S.PENDING, False, "Coins received, waiting for confirmations (1/2)"),
-    (2, 15625000, S.COMPLETED, True, "Paid (queued for the nightly payout)"),
-    (3, 0, S.PENDING, False, "PayPal payment pending"),
-    (42, 0, S.PENDING, False, "Payment in progress"),
-    (99, 0, S.PENDING, False, "Payment in progress"),
-    (100, 15625000, S.COMPLETED, True, "Paid"),
-    (101, 15625000, S.COMPLETED, True, "Paid"),
-    ("100", 15625000, S.COMPLETED, True, "Paid"),
-    ("-1", 0, S.EXPIRED, False, "Cancelled or timed out"),
-]
-
-
-@pytest.mark.parametrize(("raw", "received", "status", "has_paid", "words"), ROWS)
-def test_status_table_row(capture, make_payment, raw, received, status, has_paid, words):
-    payment = make_cp_payment(make_payment)
-    capture.reply(ok(_tx_info(raw, received=received, confirms=1)))
-
-    observation = capture.client().fetch_status(payment)
-
-    assert observation.status == status
-    assert observation.message.startswith(words)
-    assert observation.paid == (Money(received, "LTCT") if has_paid else None)
-    assert observation.raw_status.startswith(str(raw))
-
-
-@pytest.mark.parametrize("raw", ["paid", None, "1.5", "", True])
-def test_an_unknown_status_is_pending_and_logged(capture, make_payment, caplog, raw):
-    payment = make_cp_payment(make_payment)
-    capture.reply(ok(_tx_info(raw, received=15625000)))
-
-    with caplog.at_level(logging.WARNING, logger="checkout.gateways.coinpayments"):
-        observation = capture.client().fetch_status(payment)
-
-    assert observation.status == S.PENDING
-    assert observation.paid is None
-    assert f"payment {payment.ref}: unknown CoinPayments status" in caplog.text
-
-
-def test_the_table_covers_every_integer_and_ships_only_on_2_or_100_plus():
-    for code in range(-1000, 1000):
-        status, _, parsed = status_row(code)
-        assert parsed == code
-        assert (status == S.COMPLETED) == (code == 2 or code >= 100)
-    assert len({(low, high) for low, high, *_ in STATUS_TABLE}) == len(STATUS_TABLE)
-
-
-def test_timeout_with_too_little_is_expired_and_names_what_arrived(capture, make_payment):
-    payment = make_cp_payment(make_payment)
-    capture.reply(ok(_tx_info(-1, received=5000000)))
-
-    observation = capture.client().fetch_status(payment)
-
-    assert observation.status == S.EXPIRED
-    assert observation.review == (
-        "timed out with 0.05000000 LTCT of 0.15625000 LTCT received: "
-        "refund the buyer or settle by hand"
-    )
-
-
 # -- batching ----------------------------------------------------------------------------------
 
 
@@ -316,7 +220,7 @@ def test_thirty_payments_are_looked_up_in_two_calls_of_25_and_5(capture, make_pa
     def answer(body: bytes) -> tuple[int, str]:
         ids = dict(parse_qsl(body.decode()))["txid"].split("|")
         result = {
-            i: {"error": "Invalid payment ID!"} if i == bad else {"error": "ok", **_tx_info(100)}
+            i: {"error": "Invalid payment ID!"} if i == bad else {"error": "ok", **tx_info(100)}
             for i in ids
         }
         return 200, json.dumps(ok(result))
@@ -345,7 +249,7 @@ def test_a_failed_chunk_is_an_error_for_its_payments_only(capture, make_payment)
 
     def answer(body: bytes) -> tuple[int, str]:
         ids = dict(parse_qsl(body.decode()))["txid"].split("|")
-        return next(calls), json.dumps(ok({i: {"error": "ok", **_tx_info(0)} for i in ids}))
+        return next(calls), json.dumps(ok({i: {"error": "ok", **tx_info(0)} for i in ids}))
 
     capture.answer = answer
 
@@ -520,23 +424,6 @@ def _create_result() -> dict[str, Any]:
         "checkout_url": f"https://www.coinpayments.net/index.php?cmd=checkout&id={TXN}&key=k",
         "status_url": f"https://www.coinpayments.net/index.php?cmd=status&id={TXN}&key=k",
         "qrcode_url": f"https://www.coinpayments.net/qrgen.php?id={TXN}&key=k",
-    }
-
-
-def _tx_info(status: Any, received: int = 0, confirms: int = 0) -> dict[str, Any]:
-    return {
-        "time_created": 1795305954,
-        "time_expires": 1795309554,
-        "status": status,
-        "status_text": "scripted",
-        "type": "coins",
-        "coin": "LTCT",
-        "amount": 15625000,
-        "amountf": "0.15625000",
-        "received": received,
-        "receivedf": str(Money(received, "LTCT").decimal_str),
-        "recv_confirms": confirms,
-        "payment_address": "tltc1qexample",
     }
 
 
