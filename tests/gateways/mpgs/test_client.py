@@ -7,102 +7,41 @@ status, message, review flag, events and fulfilments.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
-import requests
 
-from checkout.extensions import db
-from checkout.gateways.base import (
-    GatewayConfigError,
-    GatewayRejected,
-    GatewayUnavailable,
-    InvalidNotification,
-    ReturnUrls,
-)
+from checkout.gateways.base import GatewayConfigError, GatewayRejected, GatewayUnavailable
 from checkout.gateways.mpgs.client import MpgsGateway
 from checkout.gateways.registry import get_gateway
-from checkout.models import Payment, PaymentEvent
+from checkout.models import Payment
 from checkout.money import Money
 from checkout.payments.service import Source, refresh
-from checkout.payments.states import PaymentStatus
 from checkout.sandbox import credentials
+from checkout.states import PaymentStatus
+
+from .conftest import (
+    MID,
+    STATUS_ROWS,
+    URLS,
+    events,
+    force_answer,
+    force_order,
+    make_gateway,
+    pay,
+    received,
+    reload,
+)
 
 S = PaymentStatus
-MID = credentials.MPGS["merchant_id"]
-URLS = ReturnUrls(
-    return_url="https://shop.example/status/r/return",
-    cancel_url="https://shop.example/status/r/cancel",
-    notify_url="https://shop.example/ipn/mpgs",
-    status_url="https://shop.example/status/r",
-    timeout_url="https://shop.example/status/r/timeout",
-)
 
 
 @pytest.fixture(autouse=True)
 def quiet_webhooks(sandbox):
     """These tests call the client only; nothing listens at URLS.notify_url."""
     sandbox.knobs("mpgs", notifications=False)
-
-
-@pytest.fixture
-def gateway(app) -> MpgsGateway:
-    return get_gateway("mpgs")
-
-
-def make_gateway(sandbox, **overrides: Any) -> MpgsGateway:
-    settings: dict[str, Any] = {
-        "base_url": sandbox.url,
-        "merchant_id": MID,
-        "api_password": credentials.MPGS["api_password"],
-        "notification_secret": credentials.MPGS["notification_secret"],
-        "merchant_name": "Tollgate test",
-        "read_timeout": 2.0,
-        "connect_timeout": 1.0,
-    }
-    settings.update(overrides)
-    return MpgsGateway(**settings)
-
-
-def received(sandbox) -> list[dict[str, Any]]:
-    return requests.get(f"{sandbox.url}/_sandbox/mpgs/requests", timeout=5).json()
-
-
-def force_order(sandbox, ref: str, **spec: Any) -> None:
-    response = requests.post(f"{sandbox.url}/_sandbox/mpgs/orders/{ref}", json=spec, timeout=5)
-    assert response.status_code == 200
-
-
-def force_answer(sandbox, status: int, body: Any, content_type: str = "application/json") -> None:
-    requests.post(
-        f"{sandbox.url}/_sandbox/mpgs/next-answer",
-        json={"status": status, "body": body, "content_type": content_type},
-        timeout=5,
-    ).raise_for_status()
-
-
-def pay(session_url: str, card: str) -> str:
-    """Submit a card on the hosted page as a browser would; returns where it sends the payer."""
-    response = requests.post(
-        session_url, data={"cardNumber": card, "action": "pay"}, allow_redirects=False, timeout=5
-    )
-    assert response.status_code == 302, response.text
-    return response.headers["Location"]
-
-
-def reload(payment: Payment) -> Payment:
-    db.session.expire_all()
-    return db.session.get(Payment, payment.id)
-
-
-def events(payment: Payment) -> list[PaymentEvent]:
-    return db.session.scalars(
-        db.select(PaymentEvent).filter_by(payment_id=payment.id).order_by(PaymentEvent.id)
-    ).all()
 
 
 # --- session create ----------------------------------------------------------------------------
@@ -270,38 +209,7 @@ def test_authorize_is_refused_as_a_setting(app, sandbox, make_payment):
     assert received(sandbox) == []
 
 
-# --- Retrieve Order: the status table ------------------------------------------------------------
-
-STATUS_ROWS = [
-    # order status, gatewayCode, extra order fields -> our status, message, review contains
-    ("CAPTURED", "APPROVED", {"totalCapturedAmount": "12.50"}, S.COMPLETED, "Paid by card", None),
-    ("INITIATED", "PENDING", {}, S.PENDING, None, None),
-    ("AUTHENTICATION_INITIATED", "PENDING", {}, S.PENDING, None, None),
-    ("AUTHENTICATED", "APPROVED", {}, S.PENDING, None, None),
-    ("AUTHENTICATION_NOT_NEEDED", "APPROVED", {}, S.PENDING, None, None),
-    ("AUTHORIZED", "APPROVED", {"totalAuthorizedAmount": "12.50"}, S.PENDING, None, "capture"),
-    ("PARTIALLY_CAPTURED", "APPROVED", {"totalCapturedAmount": "5.00"}, S.PENDING, None, "part"),
-    ("FAILED", "DECLINED", {}, S.FAILED, "Card declined", None),
-    ("FAILED", "INSUFFICIENT_FUNDS", {}, S.FAILED, "Insufficient funds", None),
-    ("FAILED", "EXPIRED_CARD", {}, S.FAILED, "Card expired", None),
-    ("FAILED", "SOME_NEW_CODE", {}, S.FAILED, "Payment not approved (SOME_NEW_CODE)", None),
-    ("CANCELLED", "APPROVED", {}, S.FAILED, "The payment was cancelled", None),
-    (
-        "AUTHENTICATION_UNSUCCESSFUL",
-        "DECLINED",
-        {},
-        S.FAILED,
-        "Card authentication (3-D Secure) failed",
-        None,
-    ),
-    ("REFUNDED", "APPROVED", {"totalRefundedAmount": "12.50"}, S.PENDING, None, "REFUNDED"),
-    ("PARTIALLY_REFUNDED", "APPROVED", {}, S.PENDING, None, "PARTIALLY_REFUNDED"),
-    ("REFUND_REQUESTED", "APPROVED", {}, S.PENDING, None, "REFUND_REQUESTED"),
-    ("CHARGEBACK_PROCESSED", "APPROVED", {}, S.PENDING, None, "CHARGEBACK_PROCESSED"),
-    ("DISPUTED", "APPROVED", {}, S.PENDING, None, "DISPUTED"),
-    ("VERIFIED", "APPROVED", {}, S.PENDING, None, None),
-    ("A_STATUS_FROM_THE_FUTURE", "APPROVED", {}, S.PENDING, None, None),
-]
+# --- Retrieve Order: the status table (STATUS_ROWS in conftest.py) through the funnel -------
 
 
 @pytest.mark.parametrize(
@@ -480,89 +388,6 @@ def test_check_return_without_a_stored_secret_never_matches(gateway, make_paymen
     assert (
         gateway.check_return(payment, {"resultIndicator": "x"}) == "resultIndicator does not match"
     )
-
-
-# --- notifications -------------------------------------------------------------------------------
-
-WEBHOOK_BODY = {
-    "gatewayEntryPoint": "CHECKOUT_VIA_WEBSITE",
-    "merchant": MID,
-    "order": {"id": "pay_ref", "amount": 12.5, "currency": "USD", "status": "CAPTURED"},
-    "response": {"gatewayCode": "APPROVED", "acquirerCode": "00"},
-    "result": "SUCCESS",
-    "sourceOfFunds": {
-        "type": "CARD",
-        "provided": {"card": {"number": "512345xxxxxx0008", "expiry": {"month": "1"}}},
-    },
-    "billing": {"address": {"street": "1 Main St"}},
-    "customer": {"email": "payer@example.com"},
-    "transaction": {"id": "1", "type": "PAYMENT", "amount": 12.5, "currency": "USD"},
-    "timeOfRecord": "2026-11-21T10:00:00.000Z",
-    "version": "100",
-}
-
-
-def headers(**overrides: str | None) -> dict[str, str]:
-    values: dict[str, str | None] = {
-        "X-Notification-Secret": credentials.MPGS["notification_secret"],
-        "X-Notification-Id": "a1b2c3",
-        "X-Notification-Attempt": "1",
-    }
-    values.update(overrides)
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def test_a_valid_notification_names_the_order_and_only_asks_for_a_lookup(gateway):
-    inbound = gateway.parse_notification(headers(), json.dumps(WEBHOOK_BODY).encode())
-
-    assert inbound.event_id == "a1b2c3"
-    assert inbound.payment_ref == "pay_ref"
-    assert inbound.event_type == "PAYMENT"
-    assert inbound.observation is None
-    stored = json.dumps(inbound.payload)
-    for private in ("512345", "expiry", "Main St", "payer@example.com", 'sourceOfFunds": {"p'):
-        assert private not in stored
-    assert inbound.payload["order"]["status"] == "CAPTURED"
-
-
-def test_notification_headers_are_read_whatever_their_case(gateway):
-    lower = {k.lower(): v for k, v in headers().items()}
-
-    assert gateway.parse_notification(lower, json.dumps(WEBHOOK_BODY).encode()).event_id == "a1b2c3"
-
-
-def test_a_notification_without_an_id_is_named_by_the_hash_of_its_body(gateway):
-    raw = json.dumps(WEBHOOK_BODY).encode()
-
-    inbound = gateway.parse_notification(headers(**{"X-Notification-Id": None}), raw)
-
-    assert inbound.event_id == "sha256:" + hashlib.sha256(raw).hexdigest()
-    assert inbound.payment_ref == "pay_ref"
-    assert inbound.observation is None
-
-
-@pytest.mark.parametrize(
-    ("hdrs", "body", "reason"),
-    [
-        (headers(**{"X-Notification-Secret": "wrong"}), WEBHOOK_BODY, "does not match"),
-        (headers(**{"X-Notification-Secret": ""}), WEBHOOK_BODY, "does not match"),
-        (headers(**{"X-Notification-Secret": None}), WEBHOOK_BODY, "missing"),
-        (
-            headers(**{"X-Notification-Secret": credentials.MPGS["notification_secret"] + "x"}),
-            WEBHOOK_BODY,
-            "does not match",
-        ),
-        (headers(), "not json", "not JSON"),
-        (headers(), ["a", "list"], "not a JSON object"),
-        (headers(), {**WEBHOOK_BODY, "merchant": "SOMEONEELSE"}, "merchant"),
-    ],
-    ids=["wrong", "empty", "missing", "longer", "not-json", "list", "other-merchant"],
-)
-def test_notifications_that_do_not_verify_are_refused(gateway, hdrs, body, reason):
-    raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-
-    with pytest.raises(InvalidNotification, match=reason):
-        gateway.parse_notification(hdrs, raw)
 
 
 # --- refunds -------------------------------------------------------------------------------------
