@@ -91,6 +91,13 @@ def mpgs_launch(page: Page, site: str, make_payment) -> None:
     expect(page.locator("#launch-status")).to_contain_text("Use the button below")
 
 
+def copyandpay_widget(page: Page, site: str, make_payment) -> None:
+    payment = _payment(make_payment, "copyandpay", S.CREATED)
+    open_checkout(payment, return_urls("copyandpay", payment.ref))
+    page.goto(f"{site}/pay/{payment.ref}/launch")
+    expect(page.locator("form.paymentWidgets.wpwl-form")).to_be_visible()  # the card form
+
+
 def _status(gateway: str, status: PaymentStatus, **values: Any) -> Callable[..., None]:
     def show(page: Page, site: str, make_payment) -> None:
         payment = _payment(make_payment, gateway, status, **values)
@@ -168,6 +175,7 @@ PAGES: dict[str, Callable[..., None]] = {
     "checkout, validation errors": checkout_with_errors,
     "pay again": pay_again,
     "MPGS launch page": mpgs_launch,
+    "COPYandPAY widget page": copyandpay_widget,
     "status, pending card": _status("stripe", S.PENDING),
     "status, pending crypto": _status(
         "coinpayments", S.PENDING, expires_at=utcnow() + timedelta(hours=1), **_CRYPTO
