@@ -1,52 +1,84 @@
 """The pure part of the funnel: given a payment and an observation, what should change.
 
 No database access here, so every rule (amount check, refused regressions, late money) can be
-read in one place and tested row by row.
+read in one place and tested row by row. `decide()` returns everything one observation writes
+(the payment's columns, the bookkeeping included, and its timeline entries as facts); the
+service only runs the SQL and builds the rows, so every path writes the same values.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from ..gateways.base import Observation
-from ..models import Payment, PaymentEvent
+from ..models import Payment
 from ..money import Money
+from .events import EventFacts
+from .schedule import next_poll_at
 from .states import LATE_COMPLETABLE, PaymentStatus, ReviewKind, can_transition
 
 DUPLICATE_REVIEW = "order was already paid by another payment: refund one of them"
 _STILL_OPEN = frozenset({PaymentStatus.PENDING, PaymentStatus.CREATED})
 
 
-@dataclass
+class DecisionKind(StrEnum):
+    """What an observation does to a payment; also the kind of its first timeline entry."""
+
+    NONE = "none"  # nothing but the bookkeeping: no event
+    TRANSITION = "transition"  # the status moves
+    REVIEW = "review"  # the status stays, with a new reason for staff to look
+    REFUSED = "refused"  # the gateway claims a move the rules forbid; the status stays
+
+
+@dataclass(frozen=True)
 class Decision:
+    """Everything one observation writes: the payment's columns and its timeline entries.
+
+    Built whole by `decide()` and never changed afterwards, so the sweep's batched write and the
+    single path write exactly the same values for the same observation.
+    """
+
     old: PaymentStatus
     new: PaymentStatus
-    kind: str  # transition / refused / review / none
+    kind: DecisionKind
+    values: Mapping[str, Any]  # every payment column to set (the bookkeeping too), not version
+    events: tuple[EventFacts, ...]  # the timeline entries, in order; none for NONE
+    reason: str | None = None  # why, in words, for the log
+    late: bool = False  # money arrived after the payment was final
+    paid_twice: bool = False  # completes a payment whose order another payment already paid
+
+    @property
+    def transitioned(self) -> bool:
+        return self.kind == DecisionKind.TRANSITION
+
+    @property
+    def pays_order(self) -> bool:
+        """The write must claim the order (and fulfil it once the claim is committed)."""
+        return self.transitioned and self.new == PaymentStatus.COMPLETED and not self.paid_twice
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """The rules' answer before it is turned into columns and events."""
+
+    old: PaymentStatus
+    new: PaymentStatus
+    kind: DecisionKind
     reason: str | None = None  # why, in words, for the timeline and the log
     review: str | None = None  # a new reason for staff to look
     review_kind: ReviewKind | None = None  # what kind of reason, for the shopper's words
     late: bool = False
     message: str | None = None  # the gateway's words for the shopper
-    fulfils: bool = False  # set by the funnel when this decision claimed the order
-
-    @property
-    def transitioned(self) -> bool:
-        return self.kind == "transition"
-
-    @property
-    def changes_payment(self) -> bool:
-        return self.transitioned or self.review is not None
-
-    @property
-    def pays_order(self) -> bool:
-        return self.transitioned and self.new == PaymentStatus.COMPLETED
 
     def payment_values(self, now: datetime, data: dict[str, Any] | None) -> dict[str, Any]:
-        """The payment columns this decision sets; `data` is the gateway_data being written."""
+        """The payment columns this verdict sets; `data` is the gateway_data being written."""
         values: dict[str, Any] = {}
-        if self.transitioned:
+        if self.kind == DecisionKind.TRANSITION:
             values["status"] = self.new
             if self.message:
                 values["status_message"] = self.message
@@ -60,41 +92,95 @@ class Decision:
             values["gateway_data"] = _with_kind(data, self.review_kind or ReviewKind.OTHER)
         return values
 
-    @staticmethod
-    def duplicate_values(data: dict[str, Any] | None) -> dict[str, Any]:
-        return {
-            "needs_review": True,
-            "review_reason": DUPLICATE_REVIEW,
-            "gateway_data": _with_kind(data, ReviewKind.PAID_TWICE),
-        }
+    def events(self, observation: Observation) -> tuple[EventFacts, ...]:
+        if self.kind == DecisionKind.NONE:
+            return ()
 
-    def events(
-        self, payment: Payment, observation: Observation, source: str, *, duplicate: bool
-    ) -> list[PaymentEvent]:
-        if self.kind == "none":
-            return []
-
-        def event(kind: str, message: str | None) -> PaymentEvent:
-            return PaymentEvent(
-                payment_id=payment.id,
-                source=source,
-                kind=kind,
-                old_status=self.old,
-                new_status=self.new,
-                raw_status=observation.raw_status[:64],
-                message=message,
+        def event(kind: str, message: str | None) -> EventFacts:
+            return EventFacts(
+                kind,
+                self.old,
+                self.new,
+                message,
+                raw_status=observation.raw_status,
                 details=_event_details(observation),
             )
 
-        events = [event(self.kind, self.reason or self.message or observation.message or None)]
-        if self.transitioned and self.review:
+        message = self.reason or self.message or observation.message or None
+        events = [event(self.kind.value, message)]
+        if self.kind == DecisionKind.TRANSITION and self.review:
             events.append(event("review", self.review))
-        if duplicate:
-            events.append(event("review", DUPLICATE_REVIEW))
-        return events
+        return tuple(events)
 
 
-def decide(payment: Payment, observation: Observation, *, order_paid_by: int | None) -> Decision:
+def decide(
+    payment: Payment, observation: Observation, *, order_paid_by: int | None, now: datetime
+) -> Decision:
+    """What `observation` writes on `payment` at `now`, given who has paid its order so far.
+
+    An order that is already paid cannot be claimed again, so completing another of its
+    payments is decided as paid twice. The service's claim of the order is the final word
+    under concurrency: when the claim loses to a writer this read did not see, the service
+    asks `order_taken()` for the paid-twice decision instead.
+    """
+    verdict = _judge(payment, observation)
+    values = bookkeeping(payment, observation, now)
+    values.update(verdict.payment_values(now, values.get("gateway_data", payment.gateway_data)))
+    decision = Decision(
+        verdict.old,
+        verdict.new,
+        verdict.kind,
+        MappingProxyType(values),
+        verdict.events(observation),
+        reason=verdict.reason,
+        late=verdict.late,
+    )
+    if decision.pays_order and order_paid_by is not None:
+        return order_taken(decision, payment)
+    return decision
+
+
+def order_taken(decision: Decision, payment: Payment) -> Decision:
+    """`decision` (a completion) for an order another payment has paid: flag it as paid twice."""
+    data = decision.values.get("gateway_data", payment.gateway_data)
+    values = {
+        **decision.values,
+        "needs_review": True,
+        "review_reason": DUPLICATE_REVIEW,
+        "gateway_data": _with_kind(data, ReviewKind.PAID_TWICE),
+    }
+    flag = replace(decision.events[0], kind="review", message=DUPLICATE_REVIEW)
+    return replace(
+        decision,
+        values=MappingProxyType(values),
+        events=(*decision.events, flag),
+        paid_twice=True,
+    )
+
+
+def bookkeeping(payment: Payment, observation: Observation, now: datetime) -> dict[str, Any]:
+    """Facts refreshed on every look, whatever the decision."""
+    values: dict[str, Any] = {
+        "last_checked_at": now,
+        "failure_count": 0,
+        "next_check_at": next_poll_at(payment.created_at, now),
+    }
+    if observation.raw is not None:
+        values["last_raw"] = dict(observation.raw)
+    if observation.confirms_received is not None:
+        values["confirms_received"] = observation.confirms_received
+    if observation.confirms_needed is not None:
+        values["confirms_needed"] = observation.confirms_needed
+    if observation.expires_at is not None:
+        values["expires_at"] = observation.expires_at
+    if observation.gateway_reference and not payment.gateway_reference:
+        values["gateway_reference"] = observation.gateway_reference
+    if observation.data:
+        values["gateway_data"] = {**(payment.gateway_data or {}), **dict(observation.data)}
+    return values
+
+
+def _judge(payment: Payment, observation: Observation) -> _Verdict:
     old = PaymentStatus(payment.status)
     target = observation.status
     review = _new_review(payment, observation.review)
@@ -104,8 +190,8 @@ def decide(payment: Payment, observation: Observation, *, order_paid_by: int | N
         mismatch = amount_mismatch(payment, observation.paid, observation.invoiced)
         if mismatch:
             mismatch_review = _new_review(payment, mismatch)
-            kind = "review" if mismatch_review else "none"
-            return Decision(
+            kind = DecisionKind.REVIEW if mismatch_review else DecisionKind.NONE
+            return _Verdict(
                 old,
                 old,
                 kind,
@@ -118,23 +204,25 @@ def decide(payment: Payment, observation: Observation, *, order_paid_by: int | N
         # An expired payment the gateway still calls open is no news: we expired it on our own
         # deadline while its page may still be open (3-D Secure running, a lagging clock), and
         # the slow look-ups that wait for late money must not add a refusal each time.
-        kind = "review" if review else "none"
-        return Decision(old, old, kind, reason=review, review=review, review_kind=review_kind)
+        kind = DecisionKind.REVIEW if review else DecisionKind.NONE
+        return _Verdict(old, old, kind, reason=review, review=review, review_kind=review_kind)
 
     if not can_transition(old, target):
         reason = (
             f"gateway says {target} ({observation.raw_status}); {old} -> {target} is not allowed"
         )
-        return Decision(old, old, "refused", reason=reason, review=review, review_kind=review_kind)
+        return _Verdict(
+            old, old, DecisionKind.REFUSED, reason=reason, review=review, review_kind=review_kind
+        )
 
     late = target == PaymentStatus.COMPLETED and old in LATE_COMPLETABLE
     if late:
         review = f"late payment: money arrived after the payment was {old}"
         review_kind = ReviewKind.LATE
-    return Decision(
+    return _Verdict(
         old,
         target,
-        "transition",
+        DecisionKind.TRANSITION,
         reason=observation.message or None,
         review=review,
         review_kind=review_kind,

@@ -21,8 +21,9 @@ from sqlalchemy import update
 from ..extensions import db
 from ..gateways.base import GatewayError, GatewayRejected, NotSupported, Observation
 from ..gateways.registry import get_gateway, provider_for, rules_for
-from ..models import Payment, PaymentEvent
+from ..models import Payment
 from ..money import Money
+from .events import fact_event
 from .service import Source, record_observation
 from .states import PaymentStatus
 
@@ -179,14 +180,12 @@ def _event(
     details: dict | None = None,
 ) -> None:
     db.session.add(
-        PaymentEvent(
-            payment_id=payment.id,
-            source=Source.STAFF,
-            kind=kind,
-            old_status=payment.status,
-            new_status=payment.status,
-            raw_status=raw_status[:64] if raw_status else None,
-            message=message[:500],
+        fact_event(
+            payment,
+            Source.STAFF,
+            kind,
+            message[:500],
+            raw_status=raw_status or None,
             details=details or {"by": staff},
         )
     )

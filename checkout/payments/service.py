@@ -23,9 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..gateways.base import CheckoutSession, Gateway, GatewayError, Observation, ReturnUrls
 from ..gateways.registry import get_gateway
-from ..models import Order, OrderStatus, Payment, PaymentEvent, utcnow
-from .decision import Decision, decide
-from .schedule import backoff_delay, next_poll_at
+from ..models import Order, OrderStatus, Payment, utcnow
+from .decision import Decision, DecisionKind, decide, order_taken
+from .events import fact_event, payment_event
+from .schedule import backoff_delay
 from .signals import payment_completed
 from .states import PaymentStatus
 
@@ -62,10 +63,12 @@ def record_observation(payment: Payment, observation: Observation, source: Sourc
     payment_id = payment.id
     for _ in range(_MAX_ATTEMPTS):
         current = _reload(payment_id)
-        decision = decide(current, observation, order_paid_by=_order_paid_by(current))
+        now = utcnow()
+        decision = decide(current, observation, order_paid_by=_order_paid_by(current), now=now)
         ref = current.ref  # read before the commit expires the row
-        if _apply(current, observation, decision, source):
-            return _after_commit(current, ref, decision)
+        written = _apply(current, decision, source, now)
+        if written is not None:
+            return _after_commit(current, ref, written)
     raise ConcurrencyError(f"payment {payment.ref} changed {_MAX_ATTEMPTS} times while deciding")
 
 
@@ -77,12 +80,13 @@ def record_observations(
     The batch's current rows (and their orders' payer) are read in one query and each pair is
     decided by the same `decide()`. Answers that change nothing but the bookkeeping are written
     with one compare-and-set UPDATE per row, sent as one executemany, in one transaction: the
-    same values `record_observation` writes for them, and no event, as there. Everything else
-    (a transition, a review, a refusal) goes through `record_observation` one by one, so its
-    rules, events and fulfilment are exactly the single path's. If any compare-and-set in the
-    batch loses, the whole batch is rolled back and every pair takes the single path, which
-    re-reads and decides again. A payment that keeps changing under us gets an Outcome with
-    `error` set instead of raising, so one busy payment does not cost the rest of the batch.
+    decision's own `values`, which `record_observation` writes for them too, and no event, as
+    there. Everything else (a transition, a review, a refusal) goes through
+    `record_observation` one by one, so its rules, events and fulfilment are exactly the single
+    path's. If any compare-and-set in the batch loses, the whole batch is rolled back and every
+    pair takes the single path, which re-reads and decides again. A payment that keeps changing
+    under us gets an Outcome with `error` set instead of raising, so one busy payment does not
+    cost the rest of the batch.
     """
     outcomes: dict[int, Outcome] = {}
     single: list[int] = []
@@ -99,12 +103,11 @@ def record_observations(
     quiet: list[tuple[int, PaymentStatus]] = []
     for current, order_paid_by in rows:
         observation = by_id[current.id][1]
-        decision = decide(current, observation, order_paid_by=order_paid_by)
-        if decision.kind != "none":
+        decision = decide(current, observation, order_paid_by=order_paid_by, now=now)
+        if decision.kind != DecisionKind.NONE:
             single.append(current.id)
             continue
-        values = _bookkeeping(current, observation, now)
-        values["version"] = current.version + 1
+        values = {**decision.values, "version": current.version + 1}
         params = {f"v_{key}": value for key, value in values.items()}
         params.update(b_id=current.id, b_version=current.version)
         writes.setdefault(frozenset(values), []).append(params)
@@ -161,7 +164,7 @@ def record_error(payment: Payment, error: GatewayError, source: Source) -> Outco
             next_check_at=now + backoff_delay(failures),
         )
     )
-    db.session.add(_event(payment, source, "error", f"{type(error).__name__}: {error}"))
+    db.session.add(fact_event(payment, source, "error", f"{type(error).__name__}: {error}"))
     db.session.commit()
     log.warning(
         "payment %s: gateway %s error (%s): %s", payment.ref, payment.gateway, source, error
@@ -172,7 +175,7 @@ def record_error(payment: Payment, error: GatewayError, source: Source) -> Outco
 
 def add_note(payment: Payment, source: Source, message: str) -> None:
     """Put a fact on the payment's timeline without touching its status (a return, a cancel)."""
-    db.session.add(_event(payment, source, "note", message[:500]))
+    db.session.add(fact_event(payment, source, "note", message[:500]))
     db.session.commit()
 
 
@@ -312,18 +315,6 @@ def checkout_values(payment: Payment, session: CheckoutSession) -> dict[str, Any
     return values
 
 
-def _event(payment: Payment, source: Source, kind: str, message: str) -> PaymentEvent:
-    """An event that records a fact but no transition: old and new status are the same."""
-    return PaymentEvent(
-        payment_id=payment.id,
-        source=source,
-        kind=kind,
-        old_status=payment.status,
-        new_status=payment.status,
-        message=message,
-    )
-
-
 def _reload(payment_id: int) -> Payment:
     db.session.rollback()
     payment = db.session.get(Payment, payment_id, populate_existing=True)
@@ -338,33 +329,30 @@ def _order_paid_by(payment: Payment) -> int | None:
     )
 
 
-def _apply(current: Payment, observation: Observation, decision: Decision, source: Source) -> bool:
-    """Write one decision in one transaction. False when another writer got there first."""
-    now = utcnow()
-    values = _bookkeeping(current, observation, now)
-    if decision.changes_payment:
-        data = values.get("gateway_data", current.gateway_data)
-        values.update(decision.payment_values(now, data))
-    claimed_order = False
-    if decision.pays_order:
-        claimed_order = _claim_order(current, now)
-        if not claimed_order:
-            values.update(
-                decision.duplicate_values(values.get("gateway_data", current.gateway_data))
-            )
+@dataclass(frozen=True)
+class _Written:
+    """A committed decision, and whether its write claimed the order (and so must fulfil it)."""
+
+    decision: Decision  # as written: paid twice when the order turned out to be taken
+    fulfils: bool
+
+
+def _apply(current: Payment, decision: Decision, source: Source, now: datetime) -> _Written | None:
+    """Write one decision in one transaction. None when another writer got there first."""
+    claimed_order = decision.pays_order and _claim_order(current, now)
+    if decision.pays_order and not claimed_order:
+        decision = order_taken(decision, current)
     result = db.session.execute(
         update(Payment)
         .where(Payment.id == current.id, Payment.version == current.version)
-        .values(version=current.version + 1, **values)
+        .values(version=current.version + 1, **decision.values)
     )
     if result.rowcount != 1:
         db.session.rollback()
-        return False
-    duplicate = decision.pays_order and not claimed_order
-    db.session.add_all(decision.events(current, observation, source, duplicate=duplicate))
+        return None
+    db.session.add_all(payment_event(current.id, source, facts) for facts in decision.events)
     db.session.commit()
-    decision.fulfils = claimed_order
-    return True
+    return _Written(decision, claimed_order)
 
 
 def _claim_order(payment: Payment, now: datetime) -> bool:
@@ -376,36 +364,15 @@ def _claim_order(payment: Payment, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def _bookkeeping(current: Payment, observation: Observation, now: datetime) -> dict[str, Any]:
-    """Facts refreshed on every look, whatever the decision."""
-    values: dict[str, Any] = {
-        "last_checked_at": now,
-        "failure_count": 0,
-        "next_check_at": next_poll_at(current.created_at, now),
-    }
-    if observation.raw is not None:
-        values["last_raw"] = dict(observation.raw)
-    if observation.confirms_received is not None:
-        values["confirms_received"] = observation.confirms_received
-    if observation.confirms_needed is not None:
-        values["confirms_needed"] = observation.confirms_needed
-    if observation.expires_at is not None:
-        values["expires_at"] = observation.expires_at
-    if observation.gateway_reference and not current.gateway_reference:
-        values["gateway_reference"] = observation.gateway_reference
-    if observation.data:
-        values["gateway_data"] = {**(current.gateway_data or {}), **dict(observation.data)}
-    return values
-
-
-def _after_commit(payment: Payment, ref: str, decision: Decision) -> Outcome:
+def _after_commit(payment: Payment, ref: str, written: _Written) -> Outcome:
     """Log and fulfil after the commit; re-read the row only when something changed on it.
 
     A look that changed nothing but the bookkeeping needs no fresh copy: nobody reads it here
     (a caller that does gets it loaded on access, the commit expired it), and skipping the
     re-read saves a query per sweep answer.
     """
-    if decision.kind != "none":
+    decision = written.decision
+    if decision.kind != DecisionKind.NONE:
         db.session.refresh(payment)
     if decision.transitioned:
         log.info(
@@ -415,6 +382,6 @@ def _after_commit(payment: Payment, ref: str, decision: Decision) -> Outcome:
             decision.new,
             decision.reason or "gateway",
         )
-    if decision.fulfils:
+    if written.fulfils:
         payment_completed.send(payment, order=payment.order)
-    return Outcome(ref, decision.old, decision.new, decision.transitioned, decision.fulfils)
+    return Outcome(ref, decision.old, decision.new, decision.transitioned, written.fulfils)

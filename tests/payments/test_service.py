@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from checkout.extensions import db
 from checkout.gateways.base import GatewayUnavailable, Observation
@@ -349,8 +349,8 @@ def test_a_lost_compare_and_set_sends_the_batch_through_the_single_path(
     real_decide = service.decide
     raced_once: list[int] = []
 
-    def decide_then_race(payment, observation, *, order_paid_by):
-        decision = real_decide(payment, observation, order_paid_by=order_paid_by)
+    def decide_then_race(payment, observation, **facts):
+        decision = real_decide(payment, observation, **facts)
         if payment.id == raced.id and not raced_once:
             raced_once.append(payment.id)
             with db.engine.begin() as other:  # a second connection: a real concurrent writer
@@ -376,6 +376,45 @@ def test_a_lost_compare_and_set_sends_the_batch_through_the_single_path(
         assert row.version == versions[payment.id] + (2 if payment.id == raced.id else 1)
         assert row.last_raw == {"status": "0"}
     assert events(payments[0]) == [] and events(payments[2]) == []
+
+
+def _stored_row(payment: Payment) -> dict:
+    """The payment's columns as the database holds them (JSON and times as stored text)."""
+    skip = {"id", "ref", "order_id", "attempt_token", "created_at", "updated_at"}
+    columns = [c.name for c in Payment.__table__.columns if c.name not in skip]
+    query = text(f"SELECT {', '.join(columns)} FROM payments WHERE id = :id")  # noqa: S608
+    return dict(db.session.execute(query, {"id": payment.id}).mappings().one())
+
+
+def test_one_quiet_answer_writes_the_same_columns_batched_and_one_by_one(make_payment, monkeypatch):
+    """The sweep's batched write and the single path store byte-identical values."""
+    now = utcnow()
+    monkeypatch.setattr(service, "utcnow", lambda: now)
+    answer = pending(
+        "1",
+        gateway_reference="CPTEST-1",
+        confirms_received=1,
+        confirms_needed=3,
+        expires_at=now + timedelta(hours=1),
+        data={"coin_page": "https://pay.example/1"},
+    )
+    alone = make_payment(gateway_data={"session": "s-1"})
+    batched = make_payment(gateway_data={"session": "s-1"})
+
+    record_observation(alone, answer, Source.SWEEP)
+    monkeypatch.setattr(service, "record_observation", None)  # the batch must write it itself
+    [outcome] = record_observations([(batched, answer)], Source.SWEEP)
+
+    assert (outcome.transitioned, outcome.error) == (False, None)
+    assert _stored_row(batched) == _stored_row(alone)
+    row = reload(batched)
+    assert (row.last_checked_at, row.confirms_received, row.gateway_reference) == (
+        now,
+        1,
+        "CPTEST-1",
+    )
+    assert row.gateway_data == {"session": "s-1", "coin_page": "https://pay.example/1"}
+    assert events(alone) == [] and events(batched) == []
 
 
 def test_a_payment_that_keeps_changing_is_an_error_outcome_not_an_exception(
