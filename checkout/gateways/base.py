@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..money import Money
-from ..states import PaymentStatus
+from ..states import PaymentStatus, ReviewKind
 from .currency import CurrencyRules
 from .errors import (
     GatewayConfigError,
@@ -101,7 +101,7 @@ class Observation:
     invoiced: Money | None = None
     message: str = ""  # the reason in words ("Card declined: insufficient funds")
     review: str | None = None  # a fact staff must look at (refunded at the gateway ...)
-    review_kind: str | None = None  # a states.ReviewKind value: the shopper's words
+    review_kind: ReviewKind | None = None  # what the shopper reads about the review
     gateway_reference: str | None = None
     confirms_received: int | None = None
     confirms_needed: int | None = None

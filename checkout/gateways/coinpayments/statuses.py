@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ...money import Money, MoneyError
-from ...states import PaymentStatus
+from ...states import PaymentStatus, ReviewKind
 from ..base import Observation
 
 if TYPE_CHECKING:
@@ -194,12 +194,12 @@ def _words(
     return words, None
 
 
-def _review_kind(code: int | None, received: Money, due: Money | None) -> str | None:
-    """The kind of the review `_words` raises, for the shopper's words (a ReviewKind value)."""
+def _review_kind(code: int | None, received: Money, due: Money | None) -> ReviewKind | None:
+    """The kind of the review `_words` raises, for the shopper's words."""
     if code == -2:
-        return "refunded"
+        return ReviewKind.REFUNDED_AT_GATEWAY
     if code == -1 and due is not None and 0 < received.amount < due.amount:
-        return "underpaid"
+        return ReviewKind.UNDERPAID
     return None
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ...money import Money, MoneyError
-from ...states import PaymentStatus
+from ...states import PaymentStatus, ReviewKind
 from ..base import Observation
 from .redaction import redact_order
 
@@ -54,14 +54,14 @@ _AUTHORIZED_REVIEW = (
     "MPGS holds an authorization that nobody will capture: capture or void it in Merchant "
     "Administration"
 )
-#: After-payment statuses onto the kind of review the shopper reads (states.ReviewKind).
-_AFTER_PAYMENT_KIND: dict[str, str] = {
-    "REFUNDED": "refunded",
-    "PARTIALLY_REFUNDED": "refunded",
-    "EXCESSIVELY_REFUNDED": "refunded",
-    "REFUND_REQUESTED": "refunded",
-    "CHARGEBACK_PROCESSED": "disputed",
-    "DISPUTED": "disputed",
+#: After-payment statuses onto the kind of review the shopper reads.
+_AFTER_PAYMENT_KIND: dict[str, ReviewKind] = {
+    "REFUNDED": ReviewKind.REFUNDED_AT_GATEWAY,
+    "PARTIALLY_REFUNDED": ReviewKind.REFUNDED_AT_GATEWAY,
+    "EXCESSIVELY_REFUNDED": ReviewKind.REFUNDED_AT_GATEWAY,
+    "REFUND_REQUESTED": ReviewKind.REFUNDED_AT_GATEWAY,
+    "CHARGEBACK_PROCESSED": ReviewKind.DISPUTED,
+    "DISPUTED": ReviewKind.DISPUTED,
 }
 #: Retrieve Order statuses after which money may still be captured once our deadline passed:
 #: the payer is inside 3-D Secure or about to pay (the session's own clock may lag ours), or an
@@ -115,8 +115,8 @@ _STATUS_WORDS = {
 }
 EXPIRED_MESSAGE = "The card payment page timed out before a payment was made"
 _AFTER_PAYMENT_WORDS = {
-    "refunded": "The card payment was refunded",
-    "disputed": "The card payment is disputed",
+    ReviewKind.REFUNDED_AT_GATEWAY: "The card payment was refunded",
+    ReviewKind.DISPUTED: "The card payment is disputed",
 }
 
 
@@ -168,7 +168,7 @@ def observe_order(payment: Payment, order: Mapping[str, Any]) -> Observation:
             raw_status,
             message=AUTHORIZED_MESSAGE,
             review=_AUTHORIZED_REVIEW,
-            review_kind="authorised",
+            review_kind=ReviewKind.AUTHORISED_NOT_CAPTURED,
             raw=raw,
         )
     if raw_status == "PARTIALLY_CAPTURED":
@@ -177,7 +177,7 @@ def observe_order(payment: Payment, order: Mapping[str, Any]) -> Observation:
             raw_status,
             message="Part of the amount was taken from the card",
             review=f"MPGS partially captured this order ({totals(order)})",
-            review_kind="underpaid",
+            review_kind=ReviewKind.UNDERPAID,
             raw=raw,
         )
     return Observation(S.PENDING, raw_status, raw=raw)
@@ -228,7 +228,7 @@ def _after_payment(
     return Observation(
         keep,
         raw_status,
-        message=_AFTER_PAYMENT_WORDS.get(_AFTER_PAYMENT_KIND.get(raw_status, ""), ""),
+        message=_AFTER_PAYMENT_WORDS.get(_AFTER_PAYMENT_KIND.get(raw_status), ""),
         review=f"MPGS order is {raw_status} ({totals(order)})",
         review_kind=_AFTER_PAYMENT_KIND.get(raw_status),
         raw=raw,
