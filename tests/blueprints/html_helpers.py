@@ -128,6 +128,7 @@ class Form:
     controls: list[Control]
     typed: dict[str, str] = field(default_factory=dict)
     chosen: dict[str, str] = field(default_factory=dict)
+    forged: dict[str, str | None] = field(default_factory=dict)
 
     def names(self) -> set[str]:
         return {c.name for c in self.controls}
@@ -154,11 +155,22 @@ class Form:
         self.chosen[name] = value
         return self
 
+    def forge(self, name: str, value: str | None) -> Form:
+        """Post what no browser would: `value` in place of whatever the page holds for `name`
+        (a field the page may not even have), or no `name` at all when `value` is None.
+
+        Only for a test about that one tampered, replayed or missing field; the rest of the
+        post stays exactly what the page rendered.
+        """
+        self.forged[name] = value
+        return self
+
     def data(self) -> list[tuple[str, str]]:
-        """Exactly the pairs a browser posts: nothing hand-written beyond what was typed."""
+        """Exactly the pairs a browser posts: nothing hand-written beyond what was typed
+        (or deliberately forged)."""
         pairs: list[tuple[str, str]] = []
         for c in self.controls:
-            if c.disabled:
+            if c.disabled or c.name in self.forged:
                 continue
             if c.kind in ("radio", "checkbox"):
                 picked = self.chosen.get(c.name)
@@ -168,6 +180,7 @@ class Form:
             if c.kind in ("submit", "button", "image", "reset", "file"):
                 continue
             pairs.append((c.name, self.typed.get(c.name, c.value)))
+        pairs.extend((name, value) for name, value in self.forged.items() if value is not None)
         return pairs
 
     def submit(self, client: FlaskClient, **kwargs: object) -> TestResponse:

@@ -7,6 +7,7 @@ Gateway calls go over real HTTP to the sandbox (CoinPayments), as in `make run`.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,13 +20,19 @@ from checkout.models import Order, Payment, PaymentEvent
 from checkout.payments.states import PaymentStatus
 from tests.blueprints.html_helpers import Element, Form, parse, read_form
 
-ATTEMPT = "attempt-token-0123456789abcdef"
+
+def _filled(client: FlaskClient, url: str) -> Form:
+    """The payment form of the page at `url`, with the shopper's address typed in when the form
+    asks for one (the page's own radio choice and attempt token are kept)."""
+    form = _form(client, url)
+    if "email" in form.names():
+        form.fill("email", "shopper@example.com")
+    return form
 
 
-def _post(client: FlaskClient, url: str, **fields: Any):
-    data = {"email": "shopper@example.com", "gateway": "coinpayments", "attempt": ATTEMPT}
-    data.update(fields)
-    return client.post(url, data={k: v for k, v in data.items() if v is not None})
+def _post(client: FlaskClient, url: str):
+    """GET the page at `url` and post its form as a shopper fills it in."""
+    return _filled(client, url).submit(client)
 
 
 def _orders() -> list[Order]:
@@ -125,10 +132,13 @@ def test_total_uses_the_currency_exponent(
 
 
 def test_unknown_or_inactive_product_is_404(client: FlaskClient, make_product) -> None:
-    hidden = make_product(active=False)
+    hidden = make_product()
+    left_open = _filled(client, f"/checkout/{hidden.slug}")  # a tab opened before it was hidden
+    hidden.active = False
+    db.session.commit()
     assert client.get("/checkout/no-such-plan").status_code == 404
     assert client.get(f"/checkout/{hidden.slug}").status_code == 404
-    assert _post(client, f"/checkout/{hidden.slug}").status_code == 404
+    assert left_open.submit(client).status_code == 404
     assert _orders() == []
 
 
@@ -162,7 +172,9 @@ class TestDisabledGateway:
         self, client: FlaskClient, make_product
     ) -> None:
         product = make_product()
-        response = _post(client, f"/checkout/{product.slug}", gateway="stripe")
+        # Deliberately crafted: the disabled radio's value, the rest as rendered.
+        form = _filled(client, f"/checkout/{product.slug}").forge("gateway", "stripe")
+        response = form.submit(client)
         assert response.status_code == 400
         page = parse(response.data)
         error = page.by_id("gateway-error")
@@ -201,14 +213,16 @@ def test_post_prices_from_the_catalogue_and_ignores_tampered_fields(
     client: FlaskClient, make_product, sandbox
 ) -> None:
     product = make_product(price=4250, currency="KWD")
-    response = _post(
-        client,
-        f"/checkout/{product.slug}",
-        amount="0.001",
-        price="0.01",
-        currency="USD",
-        currency1="USD",
-    )
+    form = _filled(client, f"/checkout/{product.slug}")
+    # Deliberately tampered: price fields the page never renders, added to the rendered form.
+    for name, value in {
+        "amount": "0.001",
+        "price": "0.01",
+        "currency": "USD",
+        "currency1": "USD",
+    }.items():
+        form.forge(name, value)
+    response = form.submit(client)
     assert response.status_code == 303
     assert response.location.startswith(f"{sandbox.url}/index.php?cmd=checkout")
     [order] = _orders()
@@ -234,8 +248,9 @@ def test_double_post_with_one_attempt_token_opens_one_payment(
     client: FlaskClient, make_product
 ) -> None:
     product = make_product()
-    first = _post(client, f"/checkout/{product.slug}")
-    second = _post(client, f"/checkout/{product.slug}")
+    form = _filled(client, f"/checkout/{product.slug}")
+    first = form.submit(client)
+    second = form.submit(client)  # a double submit of the same rendered form
     assert first.status_code == second.status_code == 303
     assert first.location == second.location
     assert len(_orders()) == 1
@@ -249,8 +264,8 @@ def test_a_new_attempt_token_from_another_browser_is_a_new_checkout(
     app: Flask, client: FlaskClient, make_product
 ) -> None:
     product = make_product()
-    _post(client, f"/checkout/{product.slug}", attempt="first-attempt-token-000000000")
-    _post(app.test_client(), f"/checkout/{product.slug}", attempt="second-attempt-token-00000000")
+    _post(client, f"/checkout/{product.slug}")
+    _post(app.test_client(), f"/checkout/{product.slug}")
     assert len(_orders()) == 2 and len(_payments()) == 2
 
 
@@ -264,19 +279,32 @@ def test_page_issues_a_fresh_attempt_token_each_time(client: FlaskClient, make_p
 
 
 @pytest.mark.parametrize(
-    ("fields", "field_id", "message"),
+    ("change", "field_id", "message"),
     [
-        ({"email": "not-an-email"}, "email-error", "Enter a valid e-mail address"),
-        ({"email": ""}, "email-error", "Enter your e-mail address"),
-        ({"gateway": None}, "gateway-error", "Choose a payment method."),
-        ({"gateway": "paypal"}, "gateway-error", "Choose one of the payment methods shown."),
+        (
+            lambda form: form.fill("email", "not-an-email"),
+            "email-error",
+            "Enter a valid e-mail address",
+        ),
+        (lambda form: form.fill("email", ""), "email-error", "Enter your e-mail address"),
+        # Deliberately missing / crafted: no radio, or a method the page never offered.
+        (lambda form: form.forge("gateway", None), "gateway-error", "Choose a payment method."),
+        (
+            lambda form: form.forge("gateway", "paypal"),
+            "gateway-error",
+            "Choose one of the payment methods shown.",
+        ),
     ],
 )
 def test_validation_errors_rerender_with_messages_tied_to_fields(
-    client: FlaskClient, make_product, fields: dict[str, Any], field_id: str, message: str
+    client: FlaskClient,
+    make_product,
+    change: Callable[[Form], Form],
+    field_id: str,
+    message: str,
 ) -> None:
     product = make_product()
-    response = _post(client, f"/checkout/{product.slug}", **fields)
+    response = change(_filled(client, f"/checkout/{product.slug}")).submit(client)
     assert response.status_code == 400
     page = parse(response.data)
     assert message in page.by_id(field_id).text
@@ -294,7 +322,8 @@ def test_validation_errors_rerender_with_messages_tied_to_fields(
 
 def test_email_is_stored_trimmed(client: FlaskClient, make_product) -> None:
     product = make_product()
-    response = _post(client, f"/checkout/{product.slug}", email="  keep.me@example.com ")
+    form = _form(client, f"/checkout/{product.slug}").fill("email", "  keep.me@example.com ")
+    response = form.submit(client)
     assert response.status_code == 303
     [order] = _orders()
     assert order.email == "keep.me@example.com"
@@ -318,7 +347,8 @@ def test_unreachable_gateway_keeps_the_order_and_does_not_fail_the_payment(
     else:
         sandbox.knobs("coinpayments", **{trouble: 1.0})
     product = make_product(price=1250)
-    response = _post(client, f"/checkout/{product.slug}")
+    sent = _filled(client, f"/checkout/{product.slug}")
+    response = sent.submit(client)
 
     assert response.status_code == 503
     page = parse(response.data)
@@ -343,7 +373,7 @@ def test_unreachable_gateway_keeps_the_order_and_does_not_fail_the_payment(
     # The page comes back for the same order, with a fresh attempt token...
     form = page.by_id("paymentForm")
     assert form.get("action") == f"/orders/{order.ref}/pay"
-    assert page.by_id("attempt").get("value") != ATTEMPT
+    assert page.by_id("attempt").get("value") != sent.hidden()["attempt"]
     # ...so once the gateway answers again, "Pay now" opens a checkout for that order, posting
     # exactly what the page holds (it has no e-mail field: the order keeps its address).
     app.config["COINPAYMENTS_API_URL"] = f"{sandbox.url}/api.php"
@@ -382,9 +412,9 @@ def test_pay_another_way_reuses_the_order_and_its_price(
     response = form.submit(client)
     assert response.status_code == 303
     # A crafted e-mail is ignored too: the order keeps the address it was placed with.
-    crafted = _post(
-        client, f"/orders/{order.ref}/pay", email="attacker@example.com", attempt="x" * 30
-    )
+    # Deliberately crafted: an e-mail field the page does not have, added to a fresh page's form.
+    crafted = _form(client, f"/orders/{order.ref}/pay").forge("email", "attacker@example.com")
+    crafted = crafted.submit(client)
     assert crafted.status_code == 303 and crafted.location == response.location
     assert len(_orders()) == 1
     old, new = _payments()  # the crafted post went on to the same open checkout
@@ -396,13 +426,15 @@ def test_pay_another_way_reuses_the_order_and_its_price(
 
 
 def test_pay_for_a_paid_order_goes_to_its_status_page(client: FlaskClient, make_payment) -> None:
-    paid = make_payment(status=PaymentStatus.COMPLETED)
+    paid = make_payment(status=PaymentStatus.FAILED)
+    left_open = _form(client, f"/orders/{paid.order.ref}/pay")  # a tab from before it was paid
+    paid.status = PaymentStatus.COMPLETED
     paid.order.status = "PAID"
     paid.order.paid_by_payment_id = paid.id
     db.session.commit()
     for response in (
         client.get(f"/orders/{paid.order.ref}/pay"),
-        _post(client, f"/orders/{paid.order.ref}/pay"),
+        left_open.submit(client),
     ):
         assert response.status_code == 303
         assert response.location.endswith(f"/status/{paid.ref}")
@@ -417,9 +449,12 @@ def test_an_attempt_token_cannot_be_replayed_against_another_order(
     client: FlaskClient, make_product
 ) -> None:
     product = make_product()
-    _post(client, f"/checkout/{product.slug}")
+    first = _filled(client, f"/checkout/{product.slug}")
+    first.submit(client)
     other = make_product()
-    response = _post(client, f"/checkout/{other.slug}")  # same token, another product
+    # Deliberately replayed: the first page's attempt token in another product's form.
+    replayed = _filled(client, f"/checkout/{other.slug}")
+    response = replayed.forge("attempt", first.hidden()["attempt"]).submit(client)
     assert response.status_code == 400
     assert len(_orders()) == 1 and len(_payments()) == 1
 
