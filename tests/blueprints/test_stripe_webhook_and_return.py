@@ -21,6 +21,7 @@ from checkout.models import Notification, Order, Payment, PaymentEvent
 from checkout.payments.service import open_checkout
 from checkout.payments.states import PaymentStatus
 from checkout.sandbox import credentials
+from tests.blueprints.html_helpers import Form, parse, read_form
 
 S = PaymentStatus
 SECRET = credentials.STRIPE["webhook_secret"]
@@ -515,18 +516,24 @@ def test_cancel_lands_on_the_status_page_with_another_way_to_pay(
 # -- the checkout hand-off ----------------------------------------------------------------
 
 
+def _stripe_checkout_form(client, slug: str) -> Form:
+    """The checkout page's form as a shopper sends it: the e-mail typed, Stripe chosen."""
+    form = read_form(parse(client.get(f"/checkout/{slug}").data).by_id("paymentForm"))
+    return form.fill("email", "a@example.com").choose("gateway", "stripe")
+
+
 def test_paying_with_stripe_redirects_to_the_hosted_page(
     client, sandbox, no_webhooks, make_product
 ) -> None:
     product = make_product(price=1250, currency="USD")
 
-    response = client.post(
-        f"/checkout/{product.slug}",
-        data={"email": "a@example.com", "gateway": "stripe", "attempt": "attempt-stripe-1"},
-    )
+    form = _stripe_checkout_form(client, product.slug)
+    response = form.submit(client)
 
     assert response.status_code == 303
-    payment = db.session.scalar(db.select(Payment).filter_by(attempt_token="attempt-stripe-1"))
+    payment = db.session.scalar(
+        db.select(Payment).filter_by(attempt_token=form.hidden()["attempt"])
+    )
     assert payment.status == S.PENDING
     assert response.headers["Location"] == payment.checkout_url
     assert payment.checkout_url.startswith(f"{sandbox.url}/c/pay/cs_test_")
@@ -538,14 +545,14 @@ def test_stripe_down_at_checkout_leaves_the_payment_created_with_an_error(
     product = make_product(price=1250, currency="USD")
     sandbox.knobs("stripe", error_rate=1.0)
 
-    response = client.post(
-        f"/checkout/{product.slug}",
-        data={"email": "a@example.com", "gateway": "stripe", "attempt": "attempt-stripe-2"},
-    )
+    form = _stripe_checkout_form(client, product.slug)
+    response = form.submit(client)
 
     assert response.status_code == 503
     assert "not answering" in response.get_data(as_text=True)
-    payment = db.session.scalar(db.select(Payment).filter_by(attempt_token="attempt-stripe-2"))
+    payment = db.session.scalar(
+        db.select(Payment).filter_by(attempt_token=form.hidden()["attempt"])
+    )
     assert payment.status == S.CREATED
     [error] = events(payment)
     assert (error.kind, error.source) == ("error", "create")
