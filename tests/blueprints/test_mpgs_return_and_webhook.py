@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +21,7 @@ from checkout.models import Notification, Order, Payment, PaymentEvent
 from checkout.payments.service import Source, refresh
 from checkout.payments.states import PaymentStatus
 from checkout.sandbox import credentials
+from tests.blueprints.html_helpers import parse, read_form
 
 S = PaymentStatus
 APPROVED = "5123450000000008"
@@ -37,10 +37,9 @@ def site(live_site: str) -> str:
 
 def checkout(client, make_product) -> Payment:
     product = make_product(price=1250, currency="USD")
-    response = client.post(
-        f"/checkout/{product.slug}",
-        data={"email": "shopper@example.com", "gateway": "mpgs", "attempt": secrets.token_hex(8)},
-    )
+    page = parse(client.get(f"/checkout/{product.slug}").data)
+    form = read_form(page.by_id("paymentForm")).fill("email", "shopper@example.com")
+    response = form.choose("gateway", "mpgs").submit(client)
     assert response.status_code == 303, response.get_data(as_text=True)
     payment = db.session.scalar(db.select(Payment).order_by(Payment.id.desc()))
     assert response.headers["Location"].endswith(f"/pay/{payment.ref}/launch")
