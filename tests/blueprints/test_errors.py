@@ -11,7 +11,12 @@ from flask.testing import FlaskClient
 from checkout.extensions import db
 from checkout.models import Payment
 from checkout.payments.states import PaymentStatus
-from tests.blueprints.html_helpers import parse
+from tests.blueprints.html_helpers import Form, parse, read_form
+
+
+def _checkout_form(client: FlaskClient, slug: str) -> Form:
+    """The checkout page's form as rendered, read the way a browser submits it."""
+    return read_form(parse(client.get(f"/checkout/{slug}").data).by_id("paymentForm"))
 
 
 def _assert_page(response: Any, code: int, title: str) -> None:
@@ -48,9 +53,8 @@ def test_405(client: FlaskClient) -> None:
 def test_413(app: Flask, client: FlaskClient, make_product) -> None:
     product = make_product()
     too_big = "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
-    _assert_page(
-        client.post(f"/checkout/{product.slug}", data={"email": too_big}), 413, "Too large"
-    )
+    pasted = _checkout_form(client, product.slug).fill("email", too_big)
+    _assert_page(pasted.submit(client), 413, "Too large")
     ipn = client.post(
         "/ipn/coinpayments",
         data=too_big.encode(),
@@ -80,13 +84,12 @@ class TestCsrf:
 
     def test_400_for_a_form_without_its_token(self, client: FlaskClient, make_product) -> None:
         product = make_product()
-        form = {"email": "a@example.com", "gateway": "coinpayments", "attempt": "a" * 30}
-        response = client.post(f"/checkout/{product.slug}", data=form)
+        form = _checkout_form(client, product.slug).fill("email", "a@example.com")
+        form.forge("csrf_token", None)  # deliberately missing: the one field this test is about
+        response = form.submit(client)
         _assert_page(response, 400, "Bad request")
         assert "This form had expired" in response.get_data(as_text=True)
-        asked_json = client.post(
-            f"/checkout/{product.slug}", data=form, headers={"Accept": "application/json"}
-        )
+        asked_json = form.submit(client, headers={"Accept": "application/json"})
         _assert_json(asked_json, 400, "Bad request")
         assert db.session.scalar(db.select(db.func.count(Payment.id))) == 0
 
@@ -95,15 +98,9 @@ class TestCsrf:
         page = parse(client.get(f"/checkout/{product.slug}").data)
         token = page.by_id("csrf_token").get("value")
         assert token
-        response = client.post(
-            f"/checkout/{product.slug}",
-            data={
-                "csrf_token": token,
-                "email": "not-an-email",
-                "gateway": "coinpayments",
-                "attempt": page.by_id("attempt").get("value"),
-            },
-        )
+        form = read_form(page.by_id("paymentForm"))
+        assert form.hidden()["csrf_token"] == token
+        response = form.fill("email", "not-an-email").submit(client)
         assert response.status_code == 400  # a validation error, past the CSRF check
         assert "Enter a valid e-mail address" in response.get_data(as_text=True)
 

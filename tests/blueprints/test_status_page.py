@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from checkout.extensions import db
 from checkout.models import Payment, utcnow
 from checkout.payments.states import PaymentStatus
-from tests.blueprints.html_helpers import Element, parse
+from tests.blueprints.html_helpers import Element, parse, read_form
 
 SECRET = "SUCCESS-INDICATOR-4f1c9a7e"
 
@@ -449,10 +449,9 @@ class TestPollingReachesTheGateway:
     ) -> None:
         sandbox.knobs("coinpayments", notifications=False)
         product = make_product(price=1250)
-        response = client.post(
-            f"/checkout/{product.slug}",
-            data={"email": "a@example.com", "gateway": "coinpayments", "attempt": "t" * 32},
-        )
+        page = parse(client.get(f"/checkout/{product.slug}").data)
+        form = read_form(page.by_id("paymentForm")).fill("email", "a@example.com")
+        response = form.choose("gateway", "coinpayments").submit(client)
         assert response.status_code == 303
         payment = db.session.scalar(db.select(Payment))
         first = client.get(f"/status/{payment.ref}.json").get_json()
