@@ -93,7 +93,10 @@ class Order(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_by_payment_id: Mapped[int | None] = mapped_column(Integer)  # the payment that won
-    fulfilment_code: Mapped[str | None] = mapped_column(String(64))  # eSIM activation code issued
+    fulfilment_code: Mapped[str | None] = mapped_column(String(255))  # the LPA activation string
+    esim_iccid: Mapped[str | None] = mapped_column(String(22))  # the issued eSIM profile's ICCID
+    #: why the eSIM could not be issued and a person must act (the provider refused: out of stock)
+    fulfilment_problem: Mapped[str | None] = mapped_column(Text)
 
     product: Mapped[Product] = relationship()
     payments: Mapped[list[Payment]] = relationship(
@@ -249,3 +252,36 @@ class SweepRun(db.Model):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     gateway_calls: Mapped[int] = mapped_column(Integer, default=0)
     details: Mapped[dict | None] = mapped_column(JSON)
+
+
+class JobState:
+    PENDING = "pending"  # waiting for its next attempt
+    RUNNING = "running"  # leased by a worker until lease_until
+    DONE = "done"
+    DEAD = "dead"  # gave up: refused, or out of attempts; a person must look
+
+
+class OutboxJob(db.Model):
+    """Work that must follow a paying transition, written in the same transaction.
+
+    Delivered by the outbox worker with retries, so a crash after "paid" never loses it. `key`
+    makes each job unique ("issue_esim:<order ref>"): writing it twice is harmless.
+    """
+
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)  # kind:order ref[:detail]
+    kind: Mapped[str] = mapped_column(String(32))  # issue_esim / send_receipt / ...
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what the kind needs besides
+    state: Mapped[str] = mapped_column(String(8), default=JobState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's claim
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship()

@@ -12,9 +12,9 @@ import secrets
 
 from sqlalchemy import update
 
-from .extensions import db
-from .models import Order, Payment
-from .payments.signals import payment_completed
+from ..extensions import db
+from ..models import Order, Payment
+from ..payments.signals import payment_completed
 
 log = logging.getLogger(__name__)
 
