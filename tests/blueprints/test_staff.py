@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
@@ -11,6 +12,7 @@ from sqlalchemy import update
 
 from checkout.extensions import db
 from checkout.models import Order, Payment, PaymentEvent, StaffUser
+from tests.blueprints.html_helpers import Form, parse, read_form
 from tests.conftest import Sandbox, make_test_app
 from tests.reconciliation import GatewayCalls, open_payments, pay_ref, payment, quiet
 
@@ -32,8 +34,43 @@ def staff(app: Flask) -> str:
         return user.email
 
 
-def login(client: FlaskClient, email: str, password: str = PASSWORD, **extra: str) -> Any:
-    return client.post("/staff/login", data={"email": email, "password": password, **extra})
+def _form(client: FlaskClient, url: str, action: str) -> Form:
+    """The one form on the page at `url` that posts to `action`, as a browser would send it."""
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    found = [read_form(el) for el in parse(response.data).find_all("form")]
+    [form] = [f for f in found if f.action == action]
+    return form
+
+
+def _login_form(client: FlaskClient, email: str, password: str, next_page: str | None) -> Form:
+    url = "/staff/login" + (f"?{urlencode({'next': next_page})}" if next_page is not None else "")
+    return _form(client, url, "/staff/login").fill("email", email).fill("password", password)
+
+
+def login(
+    client: FlaskClient, email: str, password: str = PASSWORD, next_page: str | None = None
+) -> Any:
+    """Open the login page (with `?next=` as the login redirect sets it) and post its form."""
+    return _login_form(client, email, password, next_page).submit(client)
+
+
+def logout(client: FlaskClient) -> Any:
+    """Press "Log out" in the console's header."""
+    return _form(client, "/staff/", "/staff/logout").submit(client)
+
+
+def refresh(client: FlaskClient, ref: str) -> Any:
+    """Press "Refresh from <gateway>" on the payment's page."""
+    page = f"/staff/payments/{ref}"
+    return _form(client, page, f"{page}/refresh").submit(client)
+
+
+def refund(client: FlaskClient, ref: str, amount: str | None = None) -> Any:
+    """Type `amount` into the refund box (or keep the pre-filled "everything left") and send."""
+    page = f"/staff/payments/{ref}"
+    form = _form(client, page, f"{page}/refund")
+    return (form if amount is None else form.fill("amount", amount)).submit(client)
 
 
 @pytest.fixture
@@ -51,7 +88,7 @@ def test_everything_but_the_login_page_needs_a_login(app: Flask, client: FlaskCl
         ("post", f"/staff/payments/{ref}/refresh"),
         ("post", f"/staff/payments/{ref}/refund"),
         ("post", "/staff/logout"),
-    ]:
+    ]:  # no page to read a form from without a login: a bare request, as a script would send
         answer = getattr(client, method)(path)
         assert answer.status_code == 302, path
         assert answer.headers["Location"].startswith("/staff/login?next="), path
@@ -79,7 +116,7 @@ def test_login_logout_and_the_same_answer_for_unknown_and_wrong(
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     assert staff.encode() in page.data
 
-    assert client.post("/staff/logout").status_code == 303
+    assert logout(client).status_code == 303
     assert client.get("/staff/").status_code == 302
 
 
@@ -109,7 +146,7 @@ def test_login_and_logout_keep_the_shoppers_orders_in_this_browser(
     with client.session_transaction() as session:
         assert session["_user_id"]
         assert {key: session[key] for key in shopper} == shopper
-    assert client.post("/staff/logout").status_code == 303
+    assert logout(client).status_code == 303
     with client.session_transaction() as session:
         assert "_user_id" not in session
         assert dict(session) == shopper
@@ -127,7 +164,7 @@ def test_login_and_logout_keep_the_shoppers_orders_in_this_browser(
 def test_login_only_redirects_within_the_site(
     client: FlaskClient, staff: str, target: str, lands: str
 ) -> None:
-    assert login(client, staff, next=target).headers["Location"] == lands
+    assert login(client, staff, next_page=target).headers["Location"] == lands
 
 
 def test_login_attempts_are_rate_limited_per_account(client: FlaskClient, staff: str) -> None:
@@ -152,7 +189,9 @@ def test_login_form_needs_its_csrf_token(sandbox: Sandbox, tmp_path: Any) -> Non
         db.session.add(user)
         db.session.commit()
     client = guarded.test_client()
-    answer = login(client, "agent@tollgate.test")
+    form = _login_form(client, "agent@tollgate.test", PASSWORD, None)
+    form.forge("csrf_token", None)  # deliberately missing: the one field this test is about
+    answer = form.submit(client)
     assert answer.status_code == 400
     assert client.get("/staff/").status_code == 302  # not logged in
     with guarded.app_context():
@@ -207,11 +246,11 @@ def test_refresh_button_always_asks_the_gateway(
 ) -> None:
     [ref] = open_payments(app, "stripe", 1)
     calls = GatewayCalls().watch(app)
-    first = staff_client.post(f"/staff/payments/{ref}/refresh")
+    first = refresh(staff_client, ref)
     assert first.status_code == 303 and first.headers["Location"] == f"/staff/payments/{ref}"
     with app.app_context():
         pay_ref(sandbox, ref)
-    staff_client.post(f"/staff/payments/{ref}/refresh")  # inside the shoppers' coalesce window
+    refresh(staff_client, ref)  # inside the shoppers' coalesce window
     assert calls.calls["stripe"] == 2
     page = staff_client.get(f"/staff/payments/{ref}").get_data(as_text=True)
     assert "The gateway says COMPLETED" in page
@@ -228,7 +267,7 @@ def test_refresh_with_the_gateway_down_says_so_and_changes_nothing(
 ) -> None:
     [ref] = open_payments(app, "mpgs", 1)
     sandbox.knobs("mpgs", error_rate=1.0)
-    staff_client.post(f"/staff/payments/{ref}/refresh")
+    refresh(staff_client, ref)
     page = staff_client.get(f"/staff/payments/{ref}").get_data(as_text=True)
     assert "could not be asked" in page
     with app.app_context():
@@ -242,22 +281,22 @@ def test_refund_form_full_partial_and_refusals(
     [ref] = open_payments(app, "stripe", 1, price=2000)
     with app.app_context():
         pay_ref(sandbox, ref)
-    staff_client.post(f"/staff/payments/{ref}/refresh")
+    refresh(staff_client, ref)
 
-    too_precise = staff_client.post(f"/staff/payments/{ref}/refund", data={"amount": "1.005"})
+    too_precise = refund(staff_client, ref, "1.005")
     assert too_precise.status_code == 303
     assert "more decimals than USD allows" in staff_client.get(f"/staff/payments/{ref}").text
 
-    staff_client.post(f"/staff/payments/{ref}/refund", data={"amount": "5.00"})
+    refund(staff_client, ref, "5.00")
     page = staff_client.get(f"/staff/payments/{ref}").text
     assert "Refunded 5.00 USD" in page
     with app.app_context():
         assert payment(ref).status == "COMPLETED" and payment(ref).refunded_amount == 500
 
-    staff_client.post(f"/staff/payments/{ref}/refund", data={"amount": "15.01"})
+    refund(staff_client, ref, "15.01")
     assert "At most 15.00 USD is left to refund" in staff_client.get(f"/staff/payments/{ref}").text
 
-    staff_client.post(f"/staff/payments/{ref}/refund", data={"amount": "15.00"})
+    refund(staff_client, ref, "15.00")
     page = staff_client.get(f"/staff/payments/{ref}").text
     assert "The payment is now REFUNDED" in page and "Nothing to refund" in page
     with app.app_context():
@@ -271,8 +310,8 @@ def test_coinpayments_refund_explains_there_is_no_api(
     [ref] = open_payments(app, "coinpayments", 1)
     with app.app_context():
         pay_ref(sandbox, ref)
-    staff_client.post(f"/staff/payments/{ref}/refresh")
-    staff_client.post(f"/staff/payments/{ref}/refund", data={"amount": ""})
+    refresh(staff_client, ref)
+    refund(staff_client, ref)  # the pre-filled amount: everything
     page = staff_client.get(f"/staff/payments/{ref}").text
     assert "CoinPayments has no refund API" in page
     with app.app_context():
