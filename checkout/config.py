@@ -55,6 +55,16 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
 
+    # Outgoing mail: receipts and refund notices (docs/receipts.md). `make run` points an empty
+    # SMTP_HOST at the sandbox's local SMTP server.
+    SMTP_HOST = ""
+    SMTP_PORT = 587
+    SMTP_STARTTLS = True
+    SMTP_USERNAME = ""
+    SMTP_PASSWORD = ""  # secret: never logged or shown
+    SMTP_TIMEOUT = 10.0  # seconds to connect and for each answer; a slow server is retried later
+    MAIL_FROM = "Tollgate <receipts@tollgate.test>"
+
 
 class DevelopmentConfig(Config):
     SCHEDULER_ENABLED = True
