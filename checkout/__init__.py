@@ -94,6 +94,9 @@ def _finish_config(app: Flask, name: str) -> None:
         if name == "production":
             raise RuntimeError("refusing to start: TOLLGATE_SANDBOX_URL is set in production")
         app.config["SANDBOXED_GATEWAYS"] = apply_sandbox(app.config)
+        from .fulfilment import provider  # imported here, as create_app imports fulfilment
+
+        app.config["ESIM_PROVIDER_SANDBOXED"] = provider.apply_sandbox(app.config)
     elif name == "production" and app.config["SECRET_KEY"] == DEV_SECRET_KEY:
         raise RuntimeError("refusing to start: set SECRET_KEY in production")
 

@@ -40,6 +40,10 @@ class Config:
     GATEWAYS = "coinpayments,mpgs,stripe,copyandpay"
     GATEWAY_CONNECT_TIMEOUT = 3.05
     GATEWAY_READ_TIMEOUT = 15.0
+    # The eSIM provider fulfilment buys from (fulfilment/provider.py; docs/esim-provider.md).
+    ESIM_PROVIDER_URL = ""
+    ESIM_PROVIDER_API_KEY = ""  # secret; empty under the sandbox: its demo key is used
+    ESIM_PROVIDER_TIMEOUT = 15.0  # seconds to wait for an answer before retrying later
 
     SCHEDULER_ENABLED = False
     SWEEP_INTERVAL_SECONDS = 60

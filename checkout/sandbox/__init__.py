@@ -23,7 +23,7 @@ def create_sandbox_app(options: SandboxOptions | None = None, gateways: str | No
 
     Each gateway's plugin names its emulator module; the sandbox imports it, production never.
     """
-    from . import control
+    from . import control, esim
 
     here = os.path.dirname(os.path.abspath(__file__))
     app = Flask(
@@ -39,4 +39,5 @@ def create_sandbox_app(options: SandboxOptions | None = None, gateways: str | No
     control.register(app, env)
     for plugin in emulated:
         importlib.import_module(plugin.sandbox).register(app, env)
+    esim.register(app, env)
     return app
