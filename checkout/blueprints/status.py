@@ -23,14 +23,17 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter
+from ..fulfilment import qr
 from ..gateways.registry import get_gateway, option_for, plugin_for
 from ..models import OrderStatus, Payment, utcnow
 from ..money import Money, MoneyError
 from ..payments.service import Source, add_note, claim_check, refresh
 from ..payments.states import WORDS, PaymentStatus, ReviewKind, is_final, review_words
+from . import fulfilment_view
 
 log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__)
@@ -44,10 +47,12 @@ def show(ref: str) -> str:
     through `refresh_now`, which makes the same coalesced gateway look-up and comes back here.
     """
     payment = _payment_or_404(ref)
+    view = status_view(payment)
     return render_template(
         "status/status.html",
         payment=payment,
-        view=status_view(payment),
+        view=view,
+        qr_svg=_qr_svg(view["fulfilment_code"]),
         option=option_for(payment.gateway, current_app.config),
         how_to_pay=_how_to_pay(payment.gateway),
         launch_url=url_for("checkout.launch", ref=ref)
@@ -127,13 +132,15 @@ def status_view(payment: Payment) -> dict[str, Any]:
         and order.paid_by_payment_id is not None
         and order.paid_by_payment_id != payment.id
     )
-    # The code is issued just after the commit that paid the order: until it is there, the page
-    # keeps polling so the shopper never sees "Paid" with nothing to activate.
-    preparing = (
-        status == PaymentStatus.COMPLETED
-        and order.paid_by_payment_id == payment.id
-        and not order.fulfilment_code
+    # The outbox issues the code after the commit that paid the order: until it is there the
+    # page keeps polling (within fulfilment_view's bounds) and says why the shopper waits.
+    fulfilment = (
+        fulfilment_view.for_shopper(payment)
+        if status == PaymentStatus.COMPLETED and order.paid_by_payment_id == payment.id
+        else None
     )
+    preparing = fulfilment is not None and fulfilment.polling
+    delivered = status == PaymentStatus.COMPLETED and bool(order.fulfilment_code)
     late_money = late_money_possible(payment)
     refunded = Money(payment.refunded_amount or 0, payment.currency)
     words = WORDS[status]
@@ -154,10 +161,13 @@ def status_view(payment: Payment) -> dict[str, Any]:
         "final": is_final(status) and not preparing,
         # still worth polling, slowly: expired, but the gateway may still deliver money
         "late_money_possible": late_money,
-        "poll_seconds": current_app.config["STATUS_LATE_POLL_SECONDS"] if late_money else None,
+        "poll_seconds": _poll_seconds(fulfilment, late_money),
         "refunded": refunded.decimal_str if refunded.amount else None,
         "review_words": review,
         "preparing_fulfilment": preparing,
+        # delivered / preparing / delayed / failed (fulfilment_view.ShopperState), or None
+        "fulfilment": fulfilment.state if fulfilment else None,
+        "fulfilment_refused": bool(fulfilment and fulfilment.refused),
         "message": payment.status_message,
         "gateway": payment.gateway,
         "gateway_label": option.label if option else payment.gateway,
@@ -167,7 +177,8 @@ def status_view(payment: Payment) -> dict[str, Any]:
         "order_ref": order.ref,
         "order_paid": order.status == OrderStatus.PAID,
         "paid_by_ref": _payment_ref(order.paid_by_payment_id) if paid_by_other else None,
-        "fulfilment_code": order.fulfilment_code if status == PaymentStatus.COMPLETED else None,
+        "fulfilment_code": order.fulfilment_code if delivered else None,
+        "esim_iccid": order.esim_iccid if delivered else None,
         "expires_at": payment.expires_at.isoformat() if payment.expires_at else None,
         "seconds_left": seconds_left,
         "checkout_url": payment.checkout_url if status == PaymentStatus.PENDING else None,
@@ -183,6 +194,19 @@ def status_view(payment: Payment) -> dict[str, Any]:
         "late": payment.late,
         "needs_review": payment.needs_review,
     }
+
+
+def _poll_seconds(fulfilment: fulfilment_view.Fulfilment | None, late_money: bool) -> int | None:
+    """How long the page waits between polls, when the server has a say (else the script's)."""
+    if fulfilment is not None and fulfilment.polling:
+        return fulfilment.poll_seconds
+    return current_app.config["STATUS_LATE_POLL_SECONDS"] if late_money else None
+
+
+def _qr_svg(code: str | None) -> Markup | None:
+    """The activation QR code as inline SVG. segno draws the text as modules (paths), never as
+    markup, and the title is our constant, so nothing the provider sent is interpreted as HTML."""
+    return Markup(qr.svg(code)) if code else None  # noqa: S704 - segno's own SVG, see above
 
 
 def _how_to_pay(gateway: str) -> str | None:

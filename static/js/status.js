@@ -1,6 +1,6 @@
-// Live status: poll the JSON twin of this page until the payment is final, keep the crypto
-// confirmations and the countdown current, and reload the page when the status changes (the
-// server renders the words for each status). Without JavaScript a <noscript> meta refresh does
+// Live status: poll the JSON twin of this page until the payment is final and its eSIM issued
+// (or given up on), keep the crypto confirmations and the countdown current, and reload the page
+// when the status or the fulfilment changes (the server renders the words for each). Without JavaScript a <noscript> meta refresh does
 // the polling instead. Copy buttons are shown only when a script can make them work.
 (function () {
   "use strict";
@@ -10,8 +10,11 @@
   var shownStatus = card.getAttribute("data-status");
   var shownConfirms = parseInt(card.getAttribute("data-confirms") || "0", 10);
   var shownCoins = card.getAttribute("data-coins") || "";
-  // An expired payment that may still receive money late is polled slowly, not given up on.
-  var latePoll = parseInt(card.getAttribute("data-poll-seconds") || "0", 10) * 1000;
+  var shownFulfilment = card.getAttribute("data-fulfilment") || "";
+  // The server's pace when it has one: an expired payment that may still receive money late,
+  // or an eSIM on its way (slower as time passes, and never before the outbox's next attempt;
+  // the server stops the polling an hour after payment, so a page left open never polls forever).
+  var serverPoll = parseInt(card.getAttribute("data-poll-seconds") || "0", 10) * 1000;
   var countdowns = Array.prototype.slice.call(document.querySelectorAll("[data-field=countdown]"));
   var expiresAt = countdowns.length ? Date.parse(countdowns[0].getAttribute("data-expires-at")) : NaN;
   var delay = 3000;
@@ -69,13 +72,14 @@
         var firstConfirmation = shownConfirms === 0 && (data.confirms_received || 0) > 0;
         var moreCoins = (data.coins_received || "") !== shownCoins;
         var codeArrived = data.fulfilment_code && !document.getElementById("activation-code");
-        if (data.status !== shownStatus || firstConfirmation || moreCoins || codeArrived) {
+        var fulfilmentMoved = (data.fulfilment || "") !== shownFulfilment;
+        if (data.status !== shownStatus || firstConfirmation || moreCoins || codeArrived || fulfilmentMoved) {
           window.location.reload();
           return;
         }
         update(data);
         if (!data.final) {
-          schedule(delay);
+          schedule(data.poll_seconds ? data.poll_seconds * 1000 : delay);
         } else if (data.poll_seconds) {
           schedule(data.poll_seconds * 1000);
         }
@@ -103,8 +107,8 @@
   if (card.getAttribute("data-final") !== "true") {
     tick();
     window.setInterval(tick, 1000);
-    schedule(delay);
-  } else if (latePoll > 0) {
-    schedule(latePoll);
+    schedule(serverPoll || delay);
+  } else if (serverPoll > 0) {
+    schedule(serverPoll);
   }
 })();

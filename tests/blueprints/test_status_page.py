@@ -161,7 +161,8 @@ def test_paid_before_the_code_is_issued_keeps_polling_until_it_is(
 
     page = _page(client, payment)
     assert page.by_id("status").get("data-final") == "false"
-    assert "Preparing your eSIM activation code" in page.find(data_testid="preparing-code").text
+    notice = page.find(data_testid="fulfilment-notice").text
+    assert notice.startswith("Paid: your eSIM is being prepared")
     assert client.get(f"/status/{payment.ref}.json").json["final"] is False
 
     _mark_paid(payment)
