@@ -3,7 +3,9 @@
 - `flask catalog load PATH`: the product catalogue.
 - `flask payments sweep [--hours N] [--gateway G] [--dry-run]`: one sweep now, with a progress bar
   and a summary table.
-- `flask scheduler`: the sweep every SWEEP_INTERVAL_SECONDS, as its own process (production).
+- `flask scheduler`: the sweep and the fulfilment outbox on their intervals, as its own process
+  (production).
+- `flask outbox run [--once]`: deliver the fulfilment outbox until SIGTERM, or one pass.
 - `flask staff create EMAIL [--password-stdin]`: a support staff account.
 """
 
@@ -26,6 +28,7 @@ from .models import Product, StaffUser
 catalog_cli = AppGroup("catalog", help="Manage the product catalogue.")
 payments_cli = AppGroup("payments", help="Reconcile payments with their gateways.")
 staff_cli = AppGroup("staff", help="Manage support staff accounts.")
+outbox_cli = AppGroup("outbox", help="Deliver the fulfilment outbox (eSIMs, receipts).")
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -80,10 +83,22 @@ def payments_sweep(hours: int | None, gateway: str | None, dry_run: bool) -> Non
 
 @click.command("scheduler")
 def scheduler_command() -> None:
-    """Run the sweep every SWEEP_INTERVAL_SECONDS in this process (one per deployment)."""
+    """Run the sweep and the outbox on their intervals in this process (one per deployment)."""
     from . import scheduler
 
     scheduler.run_blocking(current_app._get_current_object())
+
+
+@outbox_cli.command("run")
+@click.option("--once", is_flag=True, help="One pass over the due jobs, then exit.")
+def outbox_run(once: bool) -> None:
+    """Deliver due outbox jobs every OUTBOX_INTERVAL_SECONDS until SIGTERM or Ctrl-C."""
+    from .fulfilment.outbox import run_forever, run_once
+
+    if once:
+        click.echo(f"{run_once()} outbox jobs ran")
+        return
+    run_forever(current_app.config["OUTBOX_INTERVAL_SECONDS"])
 
 
 @staff_cli.command("create")
@@ -158,4 +173,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(catalog_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(outbox_cli)
     app.cli.add_command(scheduler_command)

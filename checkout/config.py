@@ -59,6 +59,14 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
 
+    # the fulfilment outbox (docs/fulfilment.md)
+    OUTBOX_INTERVAL_SECONDS = 30
+    OUTBOX_MAX_ATTEMPTS = 10
+    OUTBOX_BACKOFF_SECONDS = 30
+    OUTBOX_BACKOFF_MAX_SECONDS = 3600
+    OUTBOX_LEASE_SECONDS = 120
+    OUTBOX_KICK = "thread"  # thread | inline | off: how a paying request asks for delivery
+
     # Outgoing mail: receipts and refund notices (docs/receipts.md). `make run` points an empty
     # SMTP_HOST at the sandbox's local SMTP server.
     SMTP_HOST = ""
@@ -79,6 +87,9 @@ class TestingConfig(Config):
     SECRET_KEY = "testing"  # noqa: S105
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = True
+    # delivered before the paying call returns, so tests read the result without waiting
+    # (docs/fulfilment.md); tests/fulfilment/test_worker.py covers the thread mode
+    OUTBOX_KICK = "inline"
 
 
 class ProductionConfig(Config):

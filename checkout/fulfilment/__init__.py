@@ -1,35 +1,14 @@
-"""What happens when an order is paid: here, issuing the eSIM activation code.
+"""What happens when an order is paid: the outbox jobs that issue the eSIM and e-mail the receipt.
 
-It runs from the `payment_completed` signal, which the funnel sends once per order, after the
-commit of the transition that paid it. A real shop would call its provisioning API or queue an
-e-mail here; the conditional update keeps even a misbehaving caller from issuing two codes.
+The paying transition writes the order's issue_esim job in the transaction that claims the order
+(payments/service.py); `outbox` delivers it and its follow-ups with retries, so a crash between
+"paid" and "delivered" delays the delivery and never loses it (docs/fulfilment.md). Handlers
+register themselves on `jobs.HANDLERS` when their module is imported, which `connect` does.
 """
 
 from __future__ import annotations
 
-import logging
-import secrets
-
-from sqlalchemy import update
-
-from ..extensions import db
-from ..models import Order, Payment
-from ..payments.signals import payment_completed
-
-log = logging.getLogger(__name__)
-
 
 def connect() -> None:
-    payment_completed.connect(_fulfil, weak=False)
-
-
-def _fulfil(payment: Payment, order: Order) -> None:
-    code = "LPA:1$esim.tollgate.test$" + secrets.token_hex(8).upper()
-    result = db.session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.fulfilment_code.is_(None))
-        .values(fulfilment_code=code)
-    )
-    db.session.commit()
-    if result.rowcount == 1:
-        log.info("payment %s: order %s paid and fulfilled", payment.ref, order.ref)
+    """Register the job handlers (called by create_app)."""
+    from . import esim  # noqa: F401 - registers the issue_esim handler

@@ -4,8 +4,10 @@ Sources (the IPN, the shopper's return, a refresh, the sweep, staff) all hand it
 It re-reads the payment, decides, and writes with a compare-and-set on `Payment.version` plus a
 PaymentEvent in the same transaction. A writer that loses the race rolls back, re-reads and
 decides again, so concurrent observations give exactly one transition. The order is claimed with
-a conditional update in that same transaction, and `payment_completed` fires only after the
-commit of the transition that claimed it: one fulfilment per order, whatever the concurrency.
+a conditional update in that same transaction, and the transition that claims it writes the
+order's issue_esim outbox job there too: one fulfilment per order, whatever the concurrency, and
+nothing lost if the process dies after the commit (docs/fulfilment.md). After the commit the
+outbox is kicked and `payment_completed` is sent, both best-effort.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..fulfilment import outbox
+from ..fulfilment.jobs import JobKind, new_job
 from ..gateways.base import CheckoutSession, Gateway, GatewayError, Observation, ReturnUrls
 from ..gateways.registry import get_gateway
 from ..models import Order, OrderStatus, Payment, utcnow
@@ -351,6 +355,8 @@ def _apply(current: Payment, decision: Decision, source: Source, now: datetime) 
         db.session.rollback()
         return None
     db.session.add_all(payment_event(current.id, source, facts) for facts in decision.events)
+    if claimed_order:
+        outbox.enqueue([new_job(JobKind.ISSUE_ESIM, current.order)])
     db.session.commit()
     return _Written(decision, claimed_order)
 
@@ -365,7 +371,10 @@ def _claim_order(payment: Payment, now: datetime) -> bool:
 
 
 def _after_commit(payment: Payment, ref: str, written: _Written) -> Outcome:
-    """Log and fulfil after the commit; re-read the row only when something changed on it.
+    """Log, kick the outbox and signal after the commit; re-read the row only when it changed.
+
+    The kick and `payment_completed` are best-effort: the process may die before either, and the
+    outbox job written with the transition still gets the order delivered.
 
     A look that changed nothing but the bookkeeping needs no fresh copy: nobody reads it here
     (a caller that does gets it loaded on access, the commit expired it), and skipping the
@@ -383,5 +392,6 @@ def _after_commit(payment: Payment, ref: str, written: _Written) -> Outcome:
             decision.reason or "gateway",
         )
     if written.fulfils:
+        outbox.kick()
         payment_completed.send(payment, order=payment.order)
     return Outcome(ref, decision.old, decision.new, decision.transitioned, written.fulfils)
