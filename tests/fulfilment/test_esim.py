@@ -15,9 +15,10 @@ import requests
 from sqlalchemy import select
 
 from checkout.extensions import db
+from checkout.fulfilment import outbox
 from checkout.fulfilment.jobs import HANDLERS, JobKind, JobRefused, JobRetry, new_job
 from checkout.fulfilment.provider import EsimProvider
-from checkout.models import Order, OrderStatus, OutboxJob
+from checkout.models import JobState, Order, OrderStatus, OutboxJob
 
 
 @pytest.fixture
@@ -184,3 +185,30 @@ def test_an_order_that_is_not_paid_gets_no_esim(app, make_order, sandbox) -> Non
 
     assert _bought(sandbox) == {}
     assert db.session.scalars(select(Order.fulfilment_code)).all() == [None]
+
+
+def test_through_the_outbox_the_job_is_done_and_the_receipt_queued(app, job, paid_order, sandbox):
+    assert outbox.run_once() >= 1
+
+    db.session.expire_all()
+    jobs = {j.kind: j for j in db.session.scalars(select(OutboxJob))}
+    assert jobs[JobKind.ISSUE_ESIM].state == JobState.DONE
+    assert JobKind.SEND_RECEIPT in jobs
+    assert (
+        _reloaded(paid_order).fulfilment_code == _bought(sandbox)[paid_order.ref]["esims"][0]["lpa"]
+    )
+
+
+def test_through_the_outbox_out_of_stock_is_dead_at_once_and_the_flag_stays(
+    app, job, paid_order, sandbox
+):
+    _stock(sandbox, paid_order.product.slug, False)
+
+    outbox.run_once()
+
+    db.session.expire_all()
+    dead = db.session.get(OutboxJob, job.id)
+    assert (dead.state, dead.attempts) == (JobState.DEAD, 1)
+    assert "out_of_stock" in dead.last_error
+    assert "out_of_stock" in _reloaded(paid_order).fulfilment_problem
+    assert outbox.state_of(paid_order) == "dead"
