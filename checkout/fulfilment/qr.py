@@ -12,6 +12,7 @@ import io
 import segno
 
 TITLE = "eSIM activation QR code"
+INSTALL_HINT = "Scan this with your phone's camera in Settings → Mobile data → Add eSIM"
 _SCALE = 6  # pixels per module in the PNG: ~250 px for a typical LPA string, sharp on a phone
 _BORDER = 4  # the quiet zone the QR standard asks for, in modules
 
@@ -40,3 +41,8 @@ def png(text: str) -> bytes:
     out = io.BytesIO()
     _code(text).save(out, kind="png", scale=_SCALE, border=_BORDER)
     return out.getvalue()
+
+
+def png_size(text: str) -> int:
+    """Width (= height) in pixels of `png(text)`, so a mail can show it at its own size."""
+    return _code(text).symbol_size(scale=_SCALE, border=_BORDER)[0]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from ..extensions import db
+from ..fulfilment.receipts import refund_notice
 from ..gateways.base import GatewayError, GatewayRejected, NotSupported, Observation
 from ..gateways.registry import get_gateway, provider_for, rules_for
 from ..models import Payment
@@ -104,6 +105,8 @@ def refund_payment(payment: Payment, amount: Money | None, *, staff: str) -> Ref
         _event(payment, "error", f"refund of {amount} {result.status} at the gateway", staff)
         raise RefundRefused(f"The gateway reports the refund as {result.status}.")
 
+    # the shopper's notice is written in the transaction that records the refund, one per refund
+    db.session.add(refund_notice(payment, amount, result.refund_reference))
     _event(
         payment,
         "refund",
