@@ -32,6 +32,7 @@ def test_gateways_are_chosen_by_keyboard_and_the_disabled_one_explains_itself(
     crypto = page.get_by_role("radio", name="Crypto (CoinPayments)")
     card = page.get_by_role("radio", name="Card (HyperPay MPGS)")
     stripe = page.get_by_role("radio", name="Stripe")
+    widget = page.get_by_role("radio", name="Card (HyperPay COPYandPAY)")
     expect(page.get_by_role("group", name="Payment method")).to_be_visible()
     expect(crypto).to_be_checked()
     expect(crypto).to_have_accessible_description("BTC, LTC and more")
@@ -59,9 +60,12 @@ def test_gateways_are_chosen_by_keyboard_and_the_disabled_one_explains_itself(
     expect(card).to_be_checked()
     expect(card).to_be_focused()
     page.keyboard.press("ArrowDown")
-    expect(crypto).to_be_checked()  # wrapped round, past the disabled Stripe
+    expect(widget).to_be_checked()  # past the disabled Stripe
+    page.keyboard.press("ArrowDown")
+    expect(crypto).to_be_checked()  # wrapped round
     page.keyboard.press("ArrowUp")
-    expect(card).to_be_checked()
+    page.keyboard.press("ArrowUp")
+    expect(card).to_be_checked()  # back past the disabled Stripe
     # The marker fills orange when checked.
     fill = page.locator("label[for=gateway-mpgs] .circle").evaluate(
         "el => getComputedStyle(el, '::before').backgroundColor"
