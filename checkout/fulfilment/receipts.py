@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 @handles(JobKind.SEND_RECEIPT)
 def send_receipt(job: OutboxJob) -> Sequence[OutboxJob]:
     """E-mail the receipt with the activation code and its QR code to the order's address."""
-    order = job.order
+    order = db.session.get(Order, job.order_id, populate_existing=True)
     if not order.fulfilment_code:
         raise JobRetry(f"order {order.ref} has no activation code yet: nothing to send")
     mail.send(receipt_message(order))
@@ -41,7 +41,7 @@ def send_receipt(job: OutboxJob) -> Sequence[OutboxJob]:
 @handles(JobKind.SEND_REFUND_NOTICE)
 def send_refund_notice(job: OutboxJob) -> Sequence[OutboxJob]:
     """E-mail that money was refunded: the amount and the payment, from the job's payload."""
-    order = job.order
+    order = db.session.get(Order, job.order_id, populate_existing=True)
     payload = job.payload or {}
     amount = Money(int(payload["amount"]), payload["currency"])
     context = {"order": order, "amount": amount, "payment_ref": payload["payment_ref"]}

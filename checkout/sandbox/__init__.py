@@ -23,7 +23,7 @@ def create_sandbox_app(options: SandboxOptions | None = None, gateways: str | No
 
     Each gateway's plugin names its emulator module; the sandbox imports it, production never.
     """
-    from . import control, esim
+    from . import control, esim, mail
 
     here = os.path.dirname(os.path.abspath(__file__))
     app = Flask(
@@ -40,4 +40,5 @@ def create_sandbox_app(options: SandboxOptions | None = None, gateways: str | No
     for plugin in emulated:
         importlib.import_module(plugin.sandbox).register(app, env)
     esim.register(app, env)
+    mail.register(app, env)  # the page; devserver and tests start the SMTP server
     return app
