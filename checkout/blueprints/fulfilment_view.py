@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 
 from ..extensions import db
+from ..fulfilment import outbox
 from ..fulfilment.jobs import JobKind
 from ..models import JobState, Order, OutboxJob, Payment, utcnow
 
@@ -62,12 +63,18 @@ def _issue_job(order: Order) -> OutboxJob | None:
 
 
 def is_retrying(job: OutboxJob) -> bool:
-    """Not given up, but at least one attempt failed (pending again, or running once more)."""
-    return (
-        job.state in (JobState.PENDING, JobState.RUNNING)
-        and bool(job.attempts)
-        and bool(job.last_error)
-    )
+    """Not given up, but an attempt failed: the outbox's own "retrying" (`outbox.state_of`)."""
+    return job.state in (JobState.PENDING, JobState.RUNNING) and bool(job.last_error)
+
+
+def staff_words(job: OutboxJob, now: datetime | None = None) -> str:
+    """The job's state as staff read it: the outbox's state, plus why a live one is suspect."""
+    now = now or utcnow()
+    if job.state == JobState.RUNNING and job.lease_until is not None and job.lease_until < now:
+        return "running, lease ran out"
+    if is_retrying(job):
+        return f"{job.state}, retrying"
+    return job.state
 
 
 def for_shopper(payment: Payment, now: datetime | None = None) -> Fulfilment:
@@ -77,20 +84,20 @@ def for_shopper(payment: Payment, now: datetime | None = None) -> Fulfilment:
     if order.fulfilment_code:
         return Fulfilment(ShopperState.DELIVERED, False, None)
     refused = bool(order.fulfilment_problem)
-    job = _issue_job(order)
-    if job is not None and job.state == JobState.DEAD:
+    state = outbox.state_of(order)
+    if state == "dead":
         return Fulfilment(ShopperState.FAILED, refused, None)
     paid_at = order.paid_at or payment.completed_at or payment.created_at
     age = (now - paid_at).total_seconds()
     if age > POLL_WINDOW.total_seconds():
-        return Fulfilment(ShopperState.FAILED if refused else ShopperState.DELAYED, refused, None)
+        return Fulfilment(ShopperState.DELAYED, refused, None)
     interval = min(MAX_POLL_SECONDS, max(MIN_POLL_SECONDS, int(age // 10)))
-    if job is not None and is_retrying(job):
+    job = _issue_job(order) if state == "retrying" else None
+    if job is not None:
         wait = int((job.next_attempt_at - now).total_seconds()) + 1
         interval = max(interval, min(wait, MAX_RETRY_WAIT_SECONDS))
+    if job is not None or refused:  # a refusal staff sent back to the queue counts as failing
         return Fulfilment(ShopperState.DELAYED, refused, interval)
-    if refused:
-        return Fulfilment(ShopperState.FAILED, True, None)
     return Fulfilment(ShopperState.PREPARING, False, interval)
 
 

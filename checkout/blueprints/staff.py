@@ -1,4 +1,5 @@
-"""The support console: staff log in, find a payment, see its timeline, refresh it, refund it.
+"""The support console: staff log in, find a payment, see its timeline, refresh it, refund it,
+follow its order's fulfilment jobs and send a dead one back to the outbox.
 
 Everything under /staff needs a logged-in StaffUser except the login page. Login is a CSRF-
 protected form, rate-limited per address and per account, answers the same for an unknown
@@ -32,11 +33,13 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter, login_manager
-from ..models import Order, Payment, PaymentEvent, StaffUser, SweepRun
+from ..fulfilment import outbox
+from ..models import Order, OutboxJob, Payment, PaymentEvent, StaffUser, SweepRun
 from ..money import Money, MoneyError, to_minor
 from ..payments.refunds import RefundRefused, refund_payment, refundable
-from ..payments.service import ConcurrencyError, Source, refresh
+from ..payments.service import ConcurrencyError, Source, add_note, refresh
 from ..payments.states import WORDS, PaymentStatus
+from . import fulfilment_view
 from .session_orders import reset_keeping_shopper_state
 
 log = logging.getLogger(__name__)
@@ -158,6 +161,8 @@ def payment(ref: str) -> str:
         refundable=left,
         refunded=Money(found.refunded_amount or 0, found.currency),
         raw=_pretty(found.last_raw),
+        jobs=fulfilment_view.jobs_of(found.order),
+        job_words=fulfilment_view.staff_words,
     )
 
 
@@ -200,6 +205,45 @@ def refund(ref: str) -> Response:
         message += " The payment is now REFUNDED."
     flash(message, "notice")
     return redirect(url_for("staff.payment", ref=ref), 303)
+
+
+@bp.post("/payments/<ref>/jobs/<int:job_id>/retry")
+@limiter.limit("20/minute")
+def retry_job(ref: str, job_id: int) -> Response:
+    """Send a dead fulfilment job back to the outbox, and put who did it on the timeline."""
+    found = _payment_or_404(ref)
+    job = db.session.get(OutboxJob, job_id)
+    if job is None or job.order_id != found.order_id:
+        abort(404)
+    kind, attempts, error = job.kind, job.attempts, job.last_error
+    if not outbox.retry(job_id):
+        flash(
+            f"The {kind} job is not dead any more (retried, done or running): nothing changed.",
+            "alert",
+        )
+        return redirect(url_for("staff.payment", ref=ref), 303)
+    # the outbox starts a fresh round of attempts: the timeline keeps what the last round said
+    add_note(
+        found,
+        Source.STAFF,
+        f"fulfilment job {kind} retried by {current_user.email} "
+        f"after {attempts} attempts; last error: {error or 'none'}",
+    )
+    log.info("payment %s: %s job %s retried by staff %s", ref, kind, job_id, current_user.email)
+    flash(f"The {kind} job is queued again.", "notice")
+    return redirect(url_for("staff.payment", ref=ref), 303)
+
+
+@bp.get("/fulfilment")
+def fulfilment() -> str:
+    """Jobs a person should look at, newest first, each with the payment to open."""
+    jobs = fulfilment_view.stuck_jobs()
+    return render_template(
+        "staff/fulfilment.html",
+        jobs=[(job, fulfilment_view.payment_ref_of(job.order)) for job in jobs],
+        capped=len(jobs) == fulfilment_view.STUCK_LIMIT,
+        job_words=fulfilment_view.staff_words,
+    )
 
 
 def _search(query: str) -> list[Payment]:

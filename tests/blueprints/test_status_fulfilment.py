@@ -211,12 +211,14 @@ def test_refusal_says_support_will_contact_and_stops_polling(
 def test_staff_retry_of_a_refusal_polls_again_until_it_is_settled(
     client: FlaskClient, make_payment
 ) -> None:
-    """Staff sent the refused job back to the queue: the shopper's page follows it again."""
+    """Staff sent the refused job back to the queue (`outbox.retry`: a fresh round of attempts,
+    the last error kept): the shopper's page follows it again."""
     payment = _paid(make_payment, fulfilment_problem=PROBLEM)
-    _job(payment, JobState.PENDING, attempts=1, last_error=PROBLEM)
+    _job(payment, JobState.PENDING, attempts=0, last_error=PROBLEM)
     page, data = _look(client, payment)
     assert "support will contact you" in _notice(page)
     _assert_polling(page, data)
+    assert data["fulfilment"] == "delayed" and data["fulfilment_refused"] is True
 
 
 def test_a_page_open_past_the_window_stops_polling(client: FlaskClient, make_payment) -> None:
