@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from ..extensions import db
+from ..fulfilment import outbox
 from ..fulfilment.receipts import refund_notice
 from ..gateways.base import GatewayError, GatewayRejected, NotSupported, Observation
 from ..gateways.registry import get_gateway, provider_for, rules_for
@@ -106,7 +107,7 @@ def refund_payment(payment: Payment, amount: Money | None, *, staff: str) -> Ref
         raise RefundRefused(f"The gateway reports the refund as {result.status}.")
 
     # the shopper's notice is written in the transaction that records the refund, one per refund
-    db.session.add(refund_notice(payment, amount, result.refund_reference))
+    outbox.enqueue([refund_notice(payment, amount, result.refund_reference)])
     _event(
         payment,
         "refund",
@@ -134,6 +135,7 @@ def refund_payment(payment: Payment, amount: Money | None, *, staff: str) -> Ref
             raw=dict(result.raw) if result.raw is not None else None,
         )
         moved = record_observation(payment, observation, Source.STAFF).transitioned
+    outbox.kick()  # the notice was committed with the refund; this only makes it quick
     return RefundOutcome(
         payment.ref, amount, result.refund_reference, result.status, total, full and moved
     )
