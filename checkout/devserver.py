@@ -57,7 +57,12 @@ def _catch_mail(app: Flask, sandbox_app: Flask, sandbox_url: str) -> None:
     server = MailServer(mailbox_of(sandbox_app)).start()
     app.config.update(SMTP_HOST=server.host, SMTP_PORT=server.port, SMTP_STARTTLS=False)
     app.config.update(SMTP_USERNAME="", SMTP_PASSWORD="")
-    log.info("mail caught by the sandbox: %s/_sandbox/mail/", sandbox_url)
+    log.info(
+        "mail goes to the sandbox's SMTP server %s:%s, read at %s/_sandbox/mail/",
+        server.host,
+        server.port,
+        sandbox_url,
+    )
 
 
 if __name__ == "__main__":

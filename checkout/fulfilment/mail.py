@@ -12,7 +12,7 @@ import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import parseaddr
+from email.utils import formatdate, parseaddr
 
 from flask import current_app
 
@@ -42,6 +42,7 @@ def new_message(to: str, subject: str, local_id: str) -> EmailMessage:
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = message_id(local_id)
+    message["Date"] = formatdate(usegmt=True)  # required by RFC 5322; some servers refuse without
     return message
 
 

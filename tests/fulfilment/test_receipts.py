@@ -88,6 +88,7 @@ def test_the_receipt_arrives_with_headers_both_parts_and_a_qr_code_of_the_activa
     assert message["From"] == "Tollgate <receipts@tollgate.test>"
     assert message["Subject"] == "Your eSIM is ready: Testland 1 GB"
     assert message["Message-ID"] == f"<receipt.{fulfilled.ref}@tollgate.test>"
+    assert message["Date"].datetime.tzinfo is not None
 
     assert message.get_content_type() == "multipart/alternative"
     text_part, related = message.get_payload()

@@ -8,6 +8,7 @@ recipient (`Mailbox.refuse`), answering RCPT with the code given (550: no such m
 from __future__ import annotations
 
 import email
+import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from email.policy import default
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every connection and command at INFO; the mail page shows what matters
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
