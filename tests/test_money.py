@@ -93,3 +93,38 @@ def test_money_refuses_non_integer_minor_units() -> None:
         Money(12.5, "USD")  # type: ignore[arg-type]
     assert Money(1250, "usd") == Money.parse("12.50", "USD")
     assert str(Money(4250, "KWD")) == "4.250 KWD"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1e400000",  # int() of it took about 5 s of CPU before the bound
+        "-1e400000",
+        Decimal("1e400000"),  # what json.loads(parse_float=Decimal) makes of it
+        "1E+999999999",  # scaleb() of it raised decimal.Overflow, not MoneyError
+        "9" * 10000,
+        Decimal("9" * 10000),
+        10**5000,
+        "1e-400000",
+        "0E-1000000",
+        "1e18",
+    ],
+    ids=lambda value: str(value)[:12] if not isinstance(value, int) else "10**5000",
+)
+def test_to_minor_refuses_huge_numbers_before_converting_them(value: object) -> None:
+    with pytest.raises(MoneyError) as refused:
+        to_minor(value, "BTC")  # type: ignore[arg-type]
+    assert len(str(refused.value)) < 80  # never quotes ten thousand digits into a flash message
+
+
+@pytest.mark.parametrize(
+    ("value", "minor"),
+    [
+        ("999999999999999999.99", 99999999999999999999),
+        ("1e17", 10**19),
+        ("1E+2", 10000),
+        ("  12.50  ", 1250),
+    ],
+)
+def test_to_minor_bound_leaves_every_real_amount_alone(value: str, minor: int) -> None:
+    assert to_minor(value, "USD") == minor

@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from ...money import Money, MoneyError
+from ...money import Money, MoneyError, read_decimal
 from ...states import PaymentStatus, ReviewKind
 from ..base import Observation
 
@@ -154,10 +153,10 @@ def as_int(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
+        number = read_decimal(value)  # bounded before any arithmetic ("1e400000")
+    except MoneyError:
         return None
-    if not number.is_finite() or number != number.to_integral_value():
+    if number != number.to_integral_value():
         return None
     return int(number)
 
