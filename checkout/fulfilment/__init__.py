@@ -10,5 +10,5 @@ from __future__ import annotations
 
 
 def connect() -> None:
-    """Register the job handlers (called by create_app)."""
-    from . import esim  # noqa: F401 - registers the issue_esim handler
+    """Register the job handlers (called by create_app): importing a module registers its own."""
+    from . import esim, receipts  # noqa: F401 - each registers its handlers
