@@ -10,6 +10,7 @@ from typing import Any
 from dotenv import load_dotenv
 from flask import Blueprint, Flask
 
+from . import hostile_input, security
 from .config import CONFIGS, DEV_SECRET_KEY, load_environment
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .gateways.registry import apply_sandbox, install_settings, plugins
@@ -27,12 +28,14 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     name = config_name or os.environ.get("TOLLGATE_ENV", "development")
     _load_config(app, name, overrides or {})
     _configure_logging(app)
+    hostile_input.install(app)  # before CSRF and every view: refuses NULs, escapes log lines
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    security.init_app(app, hsts=name == "production")
     _configure_sqlite(app)
 
     from . import fulfilment
@@ -99,6 +102,11 @@ def _finish_config(app: Flask, name: str) -> None:
         app.config["ESIM_PROVIDER_SANDBOXED"] = provider.apply_sandbox(app.config)
     elif name == "production" and app.config["SECRET_KEY"] == DEV_SECRET_KEY:
         raise RuntimeError("refusing to start: set SECRET_KEY in production")
+    if name == "production" and not app.config["PUBLIC_BASE_URL"].startswith("https://"):
+        # the gateways send shoppers and notifications to it: card data must not return on http
+        raise RuntimeError(
+            "refusing to start: PUBLIC_BASE_URL must be an https:// URL in production"
+        )
 
 
 def _configure_logging(app: Flask) -> None:

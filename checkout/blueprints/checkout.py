@@ -26,6 +26,7 @@ from ..gateways.registry import GatewayOption, gateway_options, option_for, plug
 from ..models import Order, OrderStatus, Payment, Product, utcnow
 from ..payments.service import Source, start_payment
 from ..payments.states import WORDS, PaymentStatus
+from ..security import allow_gateway_page
 from .session_orders import pending_attempt, remember, remember_attempt
 from .urls import return_urls
 
@@ -110,6 +111,7 @@ def launch(ref: str) -> Response | str:
         return redirect(url_for("status.show", ref=ref), 303)
     plugin = plugin_for(payment.gateway)
     template = (plugin and plugin.presentation.launch_template) or "checkout/launch.html"
+    allow_gateway_page(script)  # this page only may run the gateway's script (CSP)
     return render_template(template, payment=payment, script=script)
 
 

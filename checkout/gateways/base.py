@@ -283,6 +283,9 @@ class Presentation:
     launch_template: str | None = None
     #: the provider's own name, for sentences ("CoinPayments has no refund API"); default label
     provider: str = ""
+    #: the origins of its live hosted payment page, where the answer to our Pay form redirects
+    #: (the CSP's form-action must list them; under the sandbox its origin is used instead)
+    hosted_origins: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

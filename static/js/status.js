@@ -48,7 +48,7 @@
       var meter = document.querySelector("[data-field=confirms_meter]");
       if (meter && data.confirms_needed > 0) {
         var pct = Math.min(100, Math.floor((data.confirms_received || 0) * 100 / data.confirms_needed));
-        meter.style.width = pct + "%";
+        meter.setAttribute("width", pct + "%");
       }
     }
     if (data.expires_at) { expiresAt = Date.parse(data.expires_at); }

@@ -8,4 +8,5 @@ PRESENTATION = Presentation(
     logo="img/gateways/coinpayments.svg",
     status_partial="coinpayments/how_to_pay.html",
     provider="CoinPayments",
+    hosted_origins=("https://www.coinpayments.net",),
 )

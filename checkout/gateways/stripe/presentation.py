@@ -6,4 +6,5 @@ PRESENTATION = Presentation(
     label="Stripe",
     note="Cards, Apple Pay, Google Pay",
     logo="img/gateways/stripe.svg",
+    hosted_origins=("https://checkout.stripe.com",),
 )
