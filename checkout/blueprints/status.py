@@ -53,6 +53,7 @@ def show(ref: str) -> str:
         payment=payment,
         view=view,
         qr_svg=_qr_svg(view["fulfilment_code"]),
+        install_hint=qr.INSTALL_HINT,  # the receipt e-mail says the same
         option=option_for(payment.gateway, current_app.config),
         how_to_pay=_how_to_pay(payment.gateway),
         launch_url=url_for("checkout.launch", ref=ref)
