@@ -8,7 +8,8 @@ it exactly as `make run` does, through TOLLGATE_SANDBOX_URL.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,11 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
+from sqlalchemy import func, select
 
 from checkout import create_app
 from checkout.extensions import db
-from checkout.models import Order, Payment, Product
+from checkout.models import JobState, Order, OutboxJob, Payment, Product
 from checkout.payments.states import PaymentStatus
 from checkout.sandbox import create_sandbox_app
 from checkout.sandbox.env import SandboxEnv, SandboxOptions
@@ -186,19 +188,56 @@ def make_payment(make_order):
     return factory
 
 
+class Deliveries(Sequence[tuple[str, str]]):
+    """Every order the outbox delivered, as (paying payment ref, order ref), read when looked at.
+
+    An order counts once its issue_esim job is done. Looking checks "exactly once" on both sides:
+    the job key allows one issue_esim job per order, and the provider sandbox must have sold
+    exactly one eSIM for each delivered order's ref.
+    """
+
+    def __init__(self, app: Flask, bought: Counter[str]) -> None:
+        self._app = app
+        self._bought = bought
+        self._after = 0  # only jobs written after the last clear() count
+
+    def clear(self) -> None:
+        with self._app.app_context():
+            self._after = db.session.scalar(select(func.max(OutboxJob.id))) or 0
+
+    def _rows(self) -> list[tuple[str, str]]:
+        with self._app.app_context():
+            rows = db.session.execute(
+                select(Payment.ref, Order.ref)
+                .select_from(OutboxJob)
+                .join(Order, Order.id == OutboxJob.order_id)
+                .join(Payment, Payment.id == Order.paid_by_payment_id)
+                .where(OutboxJob.kind == "issue_esim", OutboxJob.state == JobState.DONE)
+                .where(OutboxJob.id > self._after)
+                .order_by(OutboxJob.id)
+            ).all()
+        delivered = [(payment_ref, order_ref) for payment_ref, order_ref in rows]
+        oversold = {ref: n for _, ref in delivered if (n := self._bought[ref]) != 1}
+        assert not oversold, f"eSIMs sold per delivered order ref: {oversold}"
+        return delivered
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._rows()[index]
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+    def __eq__(self, other: object) -> bool:
+        return self._rows() == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(self._rows())
+
+
 @pytest.fixture
-def fulfilments(app: Flask) -> Iterator[list[tuple[str, str]]]:
-    """Every payment_completed signal sent during the test, as (payment ref, order ref)."""
-    from checkout.payments.signals import payment_completed
-
-    received: list[tuple[str, str]] = []
-
-    def _record(payment: Payment, order: Order) -> None:
-        received.append((payment.ref, order.ref))
-
-    payment_completed.connect(_record)
-    yield received
-    payment_completed.disconnect(_record)
+def fulfilments(app: Flask, _sandbox_server: ThreadedServer) -> Deliveries:
+    """The orders delivered through the outbox and the provider sandbox (see Deliveries)."""
+    return Deliveries(app, _sandbox_server.server.app.extensions["sandbox_esim"].bought)
 
 
 def sandbox_get(sandbox: Sandbox, path: str) -> requests.Response:
