@@ -30,7 +30,11 @@ from checkout.sandbox.server import ThreadedServer
 _TESTS = Path(__file__).parent
 # Marks by folder, so `-m "not browser and not postgres"` runs the fast subset. (A `pytestmark`
 # in a conftest.py marks nothing: pytest reads it only from test modules.)
-_MARKS_BY_FOLDER = {"browser": pytest.mark.browser, "postgres": pytest.mark.postgres}
+_MARKS_BY_FOLDER = {
+    "browser": pytest.mark.browser,
+    "postgres": pytest.mark.postgres,
+    "fuzz": pytest.mark.postgres,  # hostile input, against the database that refuses NULs
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
