@@ -40,6 +40,9 @@ class Config:
     GATEWAYS = "coinpayments,mpgs,stripe,copyandpay"
     GATEWAY_CONNECT_TIMEOUT = 3.05
     GATEWAY_READ_TIMEOUT = 15.0
+    # seconds one gateway call may take, retries included, and all of one request's calls
+    # together; gunicorn.conf.py sets the worker timeout above it (docs/operations.md)
+    GATEWAY_TOTAL_SECONDS = 20.0
     # The eSIM provider fulfilment buys from (fulfilment/provider.py; docs/esim-provider.md).
     ESIM_PROVIDER_URL = ""
     ESIM_PROVIDER_API_KEY = ""  # secret; empty under the sandbox: its demo key is used

@@ -29,7 +29,7 @@ from ..base import (
     ReturnUrls,
 )
 from ..currency import CurrencyRules
-from ..transport import HttpTransport
+from ..transport import HttpTransport, call_budget
 from . import notifications, statuses
 from .notifications import sign
 from .settings import DEFAULT_API_URL
@@ -106,10 +106,7 @@ class CoinPaymentsGateway(Gateway):
             merchant_id=config.get("COINPAYMENTS_MERCHANT_ID") or "",
             ipn_secret=config.get("COINPAYMENTS_IPN_SECRET") or "",
             currency2=config.get("COINPAYMENTS_CURRENCY2") or "BTC",
-            transport=HttpTransport(
-                connect_timeout=config["GATEWAY_CONNECT_TIMEOUT"],
-                read_timeout=config["GATEWAY_READ_TIMEOUT"],
-            ),
+            transport=HttpTransport.within(call_budget(config)),
         )
 
     # -- the API -----------------------------------------------------------------------------

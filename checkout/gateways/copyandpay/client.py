@@ -32,7 +32,7 @@ from ..base import (
     ReturnUrls,
 )
 from ..currency import CurrencyRules
-from ..transport import HttpResponse, HttpTransport
+from ..transport import HttpResponse, HttpTransport, call_budget
 from . import notifications, statuses
 from .settings import DEFAULT_BRANDS, LIVE_BASE_URL
 
@@ -85,14 +85,16 @@ class CopyAndPayGateway(Gateway):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CopyAndPayGateway:
+        budget = call_budget(config)
         return cls(
             base_url=config.get("COPYANDPAY_BASE_URL") or LIVE_BASE_URL,
             access_token=config["COPYANDPAY_ACCESS_TOKEN"],
             entity_id=config["COPYANDPAY_ENTITY_ID"],
             webhook_key=config.get("COPYANDPAY_WEBHOOK_KEY", ""),
             brands=config.get("COPYANDPAY_BRANDS") or DEFAULT_BRANDS,
-            connect_timeout=config.get("GATEWAY_CONNECT_TIMEOUT", 3.05),
-            read_timeout=config.get("GATEWAY_READ_TIMEOUT", 15.0),
+            # one attempt, its timeouts cut to GATEWAY_TOTAL_SECONDS (transport.call_budget)
+            connect_timeout=budget.connect,
+            read_timeout=budget.read,
         )
 
     @classmethod

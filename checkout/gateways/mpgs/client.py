@@ -38,7 +38,7 @@ from ..base import (
     ReturnUrls,
 )
 from ..currency import CurrencyRules, codes
-from ..transport import HttpResponse, HttpTransport
+from ..transport import HttpResponse, HttpTransport, call_budget
 from . import notifications, statuses
 from .redaction import redact_transaction
 
@@ -95,6 +95,7 @@ class MpgsGateway(Gateway):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MpgsGateway:
+        budget = call_budget(config)
         return cls(
             base_url=config["MPGS_BASE_URL"],
             merchant_id=config["MPGS_MERCHANT_ID"],
@@ -105,8 +106,9 @@ class MpgsGateway(Gateway):
             session_timeout=config.get("MPGS_SESSION_TIMEOUT", 900),
             operation=config.get("MPGS_OPERATION", SUPPORTED_OPERATION),
             currencies=config.get("MPGS_CURRENCIES", ""),
-            connect_timeout=config["GATEWAY_CONNECT_TIMEOUT"],
-            read_timeout=config["GATEWAY_READ_TIMEOUT"],
+            # one attempt, its timeouts cut to GATEWAY_TOTAL_SECONDS (transport.call_budget)
+            connect_timeout=budget.connect,
+            read_timeout=budget.read,
         )
 
     @classmethod

@@ -33,7 +33,7 @@ from ..base import (
     ReturnUrls,
 )
 from ..currency import CurrencyRules
-from ..transport import pooled_session, proxies_for
+from ..transport import CallBudget, call_budget, pooled_session, proxies_for
 from ..wire import json_safe
 from . import notifications
 from .currencies import RULES
@@ -72,23 +72,21 @@ class StripeGateway(Gateway):
         secret_key: str,
         webhook_secret: str,
         api_base: str = "https://api.stripe.com",
-        max_network_retries: int = 2,
         session_lifetime: int = 1800,
         webhook_tolerance: int = 300,
-        connect_timeout: float = 3.05,
-        read_timeout: float = 15.0,
+        budget: CallBudget | None = None,
     ) -> None:
+        budget = budget or call_budget({}, attempts=3, backoff=sdk_backoff)
+        self.budget = budget
         # one pooled session shared by the sweep's threads, reading the environment once (see
         # transport.pooled_session): the SDK's default re-reads it on every call
-        http_client = stripe.RequestsClient(
-            timeout=(connect_timeout, read_timeout),
-            session=pooled_session(),
-            proxy=proxies_for(api_base) or None,
+        http_client = _BudgetedRequestsClient(
+            budget, session=pooled_session(), proxy=proxies_for(api_base) or None
         )
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base},
-            max_network_retries=max_network_retries,
+            max_network_retries=budget.retries,
             http_client=http_client,
         )
         self._webhook_secret = webhook_secret
@@ -97,15 +95,15 @@ class StripeGateway(Gateway):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> StripeGateway:
+        """STRIPE_MAX_NETWORK_RETRIES is a wish: GATEWAY_TOTAL_SECONDS may allow fewer."""
+        retries = int(config.get("STRIPE_MAX_NETWORK_RETRIES", 2))
         return cls(
             secret_key=config.get("STRIPE_SECRET_KEY") or "",
             webhook_secret=config.get("STRIPE_WEBHOOK_SECRET") or "",
             api_base=config.get("STRIPE_API_BASE") or DEFAULT_API_BASE,
-            max_network_retries=int(config.get("STRIPE_MAX_NETWORK_RETRIES", 2)),
             session_lifetime=int(config.get("STRIPE_SESSION_LIFETIME", 1800)),
             webhook_tolerance=int(config.get("STRIPE_WEBHOOK_TOLERANCE", 300)),
-            connect_timeout=config["GATEWAY_CONNECT_TIMEOUT"],
-            read_timeout=config["GATEWAY_READ_TIMEOUT"],
+            budget=call_budget(config, attempts=1 + retries, backoff=sdk_backoff),
         )
 
     # -- checkout -------------------------------------------------------------------------------
@@ -280,6 +278,47 @@ class StripeGateway(Gateway):
     ) -> T:
         with _stripe_errors(payment.ref, action, rejected=rejected):
             return call()
+
+
+def sdk_backoff(retries: int) -> float:
+    """The most the SDK sleeps before `retries` retries, in all (its back-off, jitter at most).
+
+    The SDK sleeps before retry n between INITIAL_DELAY and min(INITIAL_DELAY * 2**(n-1),
+    MAX_DELAY) seconds; version 16 does not follow Retry-After, so this bound is exact.
+    """
+    initial, ceiling = stripe.HTTPClient.INITIAL_DELAY, stripe.HTTPClient.MAX_DELAY
+    return sum(max(initial, min(initial * 2 ** (n - 1), ceiling)) for n in range(1, retries + 1))
+
+
+class _BudgetedRequestsClient(stripe.RequestsClient):
+    """The SDK's requests client held to a CallBudget.
+
+    The budget already sized the retries and the timeouts; inside a web request each attempt's
+    timeouts are also cut to what the request has left, and a retry that would not fit in it
+    is not made (the error of the last attempt is raised instead).
+    """
+
+    def __init__(self, budget: CallBudget, **kwargs: Any) -> None:
+        self._budget = budget
+        super().__init__(timeout=(budget.connect, budget.read), **kwargs)
+
+    @property
+    def _timeout(self) -> tuple[float, float]:  # read by the SDK before every attempt
+        return self._budget.timeouts()
+
+    @_timeout.setter
+    def _timeout(self, value: Any) -> None:
+        """The SDK's constructor stores its timeout here; the budget answers instead."""
+
+    def _should_retry(
+        self, response: Any, api_connection_error: Any, num_retries: int, max_network_retries: Any
+    ) -> bool:
+        retry = super()._should_retry(
+            response, api_connection_error, num_retries, max_network_retries
+        )
+        return retry and self._budget.room_for_retry(
+            sdk_backoff(num_retries + 1) - sdk_backoff(num_retries)
+        )
 
 
 @contextmanager
