@@ -24,7 +24,8 @@ from sqlalchemy import update
 
 from ..extensions import db
 from ..gateways.errors import GatewayConfigError, GatewayRejected, GatewayUnavailable
-from ..models import Order, OrderStatus, OutboxJob
+from ..models import Order, OrderStatus, OutboxJob, Payment
+from ..states import PaymentStatus
 from .jobs import JobKind, JobRefused, JobRetry, handles, new_job
 from .provider import get_provider
 
@@ -37,6 +38,8 @@ def issue_esim(job: OutboxJob) -> list[OutboxJob]:
     order = db.session.get(Order, job.order_id)
     if order is None or order.status != OrderStatus.PAID:
         raise JobRefused(f"order {job.order_id} is not paid: no eSIM is bought for it")
+    if not order.fulfilment_code and _refunded(order):
+        raise JobRefused(f"order {order.ref} was refunded before its eSIM was issued: none bought")
     receipt = [new_job(JobKind.SEND_RECEIPT, order)]
     if order.fulfilment_code:
         log.info("order %s: eSIM already issued, ICCID %s", order.ref, order.esim_iccid)
@@ -64,6 +67,12 @@ def issue_esim(job: OutboxJob) -> list[OutboxJob]:
     else:  # another run got there first; the provider gave it this same eSIM
         log.info("order %s: eSIM was already recorded by another run", order.ref)
     return receipt
+
+
+def _refunded(order: Order) -> bool:
+    """The paying payment was refunded in full (staff refunded while the job waited)."""
+    payer = db.session.get(Payment, order.paid_by_payment_id) if order.paid_by_payment_id else None
+    return payer is not None and payer.status == PaymentStatus.REFUNDED
 
 
 def _flag(order: Order, problem: str) -> None:

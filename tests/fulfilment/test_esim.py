@@ -19,6 +19,7 @@ from checkout.fulfilment import outbox
 from checkout.fulfilment.jobs import HANDLERS, JobKind, JobRefused, JobRetry, new_job
 from checkout.fulfilment.provider import EsimProvider
 from checkout.models import JobState, Order, OrderStatus, OutboxJob
+from checkout.states import PaymentStatus
 
 
 @pytest.fixture
@@ -212,3 +213,17 @@ def test_through_the_outbox_out_of_stock_is_dead_at_once_and_the_flag_stays(
     assert "out_of_stock" in dead.last_error
     assert "out_of_stock" in _reloaded(paid_order).fulfilment_problem
     assert outbox.state_of(paid_order) == "dead"
+
+
+def test_an_order_refunded_before_its_esim_was_issued_gets_none(
+    job, paid_order, make_payment, sandbox
+) -> None:
+    refunded = make_payment(status=PaymentStatus.REFUNDED)
+    paid_order.paid_by_payment_id = refunded.id
+    db.session.commit()
+
+    with pytest.raises(JobRefused, match="refunded before its eSIM was issued"):
+        _run(job)
+
+    assert _reloaded(paid_order).fulfilment_code is None
+    assert _bought(sandbox) == {}
