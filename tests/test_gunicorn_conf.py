@@ -1,0 +1,95 @@
+"""gunicorn.conf.py: the worker timeout is above the worst request by construction."""
+
+from __future__ import annotations
+
+import multiprocessing
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checkout.config import TestingConfig
+from checkout.gateways import registry
+from checkout.gateways.transport import HttpTransport
+
+CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+
+
+def _load(monkeypatch: pytest.MonkeyPatch, **environ: str) -> dict[str, Any]:
+    for name in ("WEB_CONCURRENCY", "PORT", "GATEWAY_TOTAL_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TOLLGATE_ENV", "production")
+    monkeypatch.setattr("dotenv.load_dotenv", lambda *args, **kwargs: False)  # no local .env
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONF))
+
+
+def _worst_gateway_call(total: float) -> float:
+    """The longest any configured gateway's call can take under GATEWAY_TOTAL_SECONDS=total,
+    with timeouts and retries that alone would take far longer."""
+    config = {
+        **{key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()},
+        "GATEWAY_TOTAL_SECONDS": total,
+        "GATEWAY_CONNECT_TIMEOUT": 10.0,
+        "GATEWAY_READ_TIMEOUT": 120.0,
+        "STRIPE_MAX_NETWORK_RETRIES": 5,
+    }
+    registry.install_settings(config)
+    worst = 0.0
+    for plugin in registry.plugins(config):
+        config.update(plugin.sandbox_values("http://127.0.0.1:9"))
+        gateway = plugin.gateway.from_config(config)
+        budget = getattr(gateway, "budget", None)
+        transport = getattr(gateway, "transport", None)
+        if isinstance(transport, HttpTransport):
+            budget = transport.budget
+        assert budget is not None, f"{plugin.name} has no time budget"
+        worst = max(worst, budget.worst_case)
+    return worst
+
+
+@pytest.mark.parametrize("total", ["5", "20", "47.5", "200"])
+def test_the_worker_timeout_is_above_the_worst_gateway_call(
+    monkeypatch: pytest.MonkeyPatch, total: str
+) -> None:
+    conf = _load(monkeypatch, GATEWAY_TOTAL_SECONDS=total)
+    worst = _worst_gateway_call(float(total))
+    assert 0 < worst <= float(total)
+    # a whole request's gateway calls share GATEWAY_TOTAL_SECONDS, so this is its worst case too
+    assert conf["timeout"] >= float(total) + conf["MARGIN_SECONDS"] > worst
+    assert conf["graceful_timeout"] >= conf["timeout"]
+
+
+def test_the_timeout_is_computed_from_the_apps_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = _load(monkeypatch)
+    assert default["gateway_seconds"] == TestingConfig.GATEWAY_TOTAL_SECONDS
+    assert default["timeout"] > TestingConfig.GATEWAY_TOTAL_SECONDS
+    longer = _load(monkeypatch, GATEWAY_TOTAL_SECONDS=str(TestingConfig.GATEWAY_TOTAL_SECONDS * 3))
+    assert longer["timeout"] > default["timeout"]
+
+
+def test_workers_from_the_cores_unless_web_concurrency_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conf = _load(monkeypatch)
+    assert conf["workers"] == min(2 * multiprocessing.cpu_count() + 1, conf["MAX_WORKERS"])
+    monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 64)
+    assert _load(monkeypatch)["workers"] == conf["MAX_WORKERS"]
+    assert _load(monkeypatch, WEB_CONCURRENCY="3")["workers"] == 3
+
+
+def test_bind_from_port_and_access_log_with_the_request_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _load(monkeypatch)["bind"] == "0.0.0.0:8000"
+    conf = _load(monkeypatch, PORT="9123")
+    assert conf["bind"] == "0.0.0.0:9123"
+    assert conf["accesslog"] == "-"
+    assert "%({x-request-id}i)s" in conf["access_log_format"]
+
+
+def test_the_readme_runs_gunicorn_with_this_file() -> None:
+    readme = (CONF.parent / "README.md").read_text()
+    assert "gunicorn -c gunicorn.conf.py wsgi:app" in readme
