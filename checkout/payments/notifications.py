@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..gateways.base import InboundNotification, InvalidNotification
 from ..gateways.registry import get_gateway
+from ..hostile_input import unstorable
 from ..models import Notification, Payment
 from .service import Source, record_observation, refresh
 
@@ -67,6 +68,9 @@ def _well_formed(inbound: InboundNotification) -> InboundNotification:
     for name in ("payment_ref", "gateway_reference"):
         if not isinstance(getattr(inbound, name), str | None):
             raise InvalidNotification(f"{name} is not a string")
+    ids = (inbound.event_id, inbound.event_type, inbound.payment_ref, inbound.gateway_reference)
+    if unstorable([*ids, inbound.payload]):
+        raise InvalidNotification("holds a NUL or a lone surrogate, which cannot be stored")
     return inbound
 
 

@@ -23,7 +23,7 @@ _COMMON: dict[str, Any] = {
     # one app and one database serve every example of a test; state is compared per example
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 }
-settings.register_profile("quick", max_examples=15, derandomize=True, **_COMMON)
+settings.register_profile("quick", max_examples=25, derandomize=True, **_COMMON)
 settings.register_profile("long", max_examples=300, **_COMMON)
 
 #: the settings of every fuzz test (a decorator)
