@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 PYTHON ?= python3
 PORT ?= 5000
 
-.PHONY: run test lint bench system-deps venv migrate seed clean
+.PHONY: run test fuzz lint bench system-deps venv migrate seed clean
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,10 @@ system-deps:
 test: venv system-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# The fuzz tests of `make test` (tests/fuzz) with many more examples, not derandomized.
+fuzz: venv system-deps
+	TOLLGATE_FUZZ_PROFILE=long $(PY) -m pytest tests/fuzz
 
 lint: venv
 	$(PY) -m ruff check .
