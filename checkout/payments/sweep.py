@@ -25,19 +25,26 @@ through the funnel's late-payment rule.
 The parts live in their own modules: `sweep_scope` (which payments are due, and the dry run),
 `sweep_claims` (how a run claims and releases pages) and `sweep_polling` (one gateway's pages
 through its worker pool, expiry included). This module runs them and records the outcome.
+
+A run's SweepRun row says how far it got while it runs (`checked` and a heartbeat in `details`,
+written at most every HEARTBEAT_SECONDS). A run killed half way (a worker timeout, a deploy)
+never finishes its row: once it has shown no sign of life for SWEEP_LEASE_SECONDS, as long as
+its claims on payments last, it is marked aborted, when the next run starts or when the row is
+read (`abort_stale`). Its claims simply run out, as every lease does.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import Payment, SweepRun, utcnow
@@ -52,11 +59,32 @@ from .sweep_scope import (
     window_hours,
 )
 
-__all__ = ["CREATED_GRACE", "ProgressCallback", "count_due", "summary", "sweep_pending"]
+__all__ = [
+    "CREATED_GRACE",
+    "ProgressCallback",
+    "abort_stale",
+    "count_due",
+    "start_run",
+    "state_of",
+    "summary",
+    "sweep_pending",
+]
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]
+
+RUNNING, FINISHED, ABORTED = "running", "finished", "aborted"
+HEARTBEAT_SECONDS = 5.0  # at most one progress write per this many seconds
+
+
+def start_run(trigger: str) -> SweepRun:
+    """Record a new run (after marking stale ones aborted), for a caller that answers at once."""
+    abort_stale()
+    record = SweepRun(trigger=trigger[:16], started_at=utcnow(), details={"state": RUNNING})
+    db.session.add(record)
+    db.session.commit()
+    return record
 
 
 def sweep_pending(
@@ -67,6 +95,7 @@ def sweep_pending(
     dry_run: bool = False,
     now: datetime | None = None,
     progress: ProgressCallback | None = None,
+    record: SweepRun | None = None,
 ) -> SweepRun:
     """Reconcile every due open payment once; return the recorded SweepRun.
 
@@ -75,6 +104,7 @@ def sweep_pending(
     `dry_run` calls no gateway and writes nothing: the returned SweepRun (not saved) counts what
     is due, per gateway, in `details`. `now` lets tests and catch-up runs decide as of another
     moment. `progress` is called with the number of payments finished after each batch.
+    `record` is a run already recorded by `start_run` (the cron URL answers with its id first).
     """
     app = current_app._get_current_object()
     scope = scope_for(app, hours, gateway, now or utcnow())
@@ -82,16 +112,52 @@ def sweep_pending(
         return dry_run_record(trigger, scope)
 
     run = Run(app, scope, owner_id())
-    record = SweepRun(trigger=trigger[:16], started_at=utcnow())
-    db.session.add(record)
-    db.session.commit()
+    record = db.session.merge(record) if record is not None else start_run(trigger)
     log.info("sweep %s (%s) started as %s", record.id, trigger, run.owner)
     try:
-        _run_gateways(run, progress)
+        _run_gateways(run, _Heartbeat(record.id, progress))
     finally:
         release(run.owner, None)
         _finish(record, run)
     return record
+
+
+def state_of(run: SweepRun) -> str:
+    """running, finished or aborted (a run that stopped without finishing, see abort_stale)."""
+    if run.finished_at is None:
+        return RUNNING
+    return ABORTED if (run.details or {}).get("state") == ABORTED else FINISHED
+
+
+def abort_stale(run_id: int | None = None) -> int:
+    """Mark unfinished runs with no sign of life for SWEEP_LEASE_SECONDS aborted; how many.
+
+    Such a run was killed (its claims have run out by now too): left alone it would say
+    "running" forever. `run_id` limits the check to one run (the progress URL reads one).
+    """
+    lease = timedelta(seconds=current_app.config["SWEEP_LEASE_SECONDS"])
+    now = utcnow()
+    query = select(SweepRun).where(SweepRun.finished_at.is_(None))
+    if run_id is not None:
+        query = query.where(SweepRun.id == run_id)
+    aborted = 0
+    for run in db.session.scalars(query).all():
+        details = dict(run.details or {})
+        seen = details.get("heartbeat")
+        last = datetime.fromisoformat(seen) if seen else run.started_at
+        if last > now - lease:
+            continue
+        details.update(state=ABORTED, reason=f"no sign of life since {last.isoformat()}")
+        done = db.session.execute(
+            update(SweepRun)
+            .where(SweepRun.id == run.id, SweepRun.finished_at.is_(None))
+            .values(finished_at=now, details=details)
+        )
+        if done.rowcount:
+            aborted += 1
+            log.warning("sweep %s: no sign of life since %s, marked aborted", run.id, last)
+    db.session.commit()
+    return aborted
 
 
 def summary(run: SweepRun) -> dict[str, Any]:
@@ -101,6 +167,7 @@ def summary(run: SweepRun) -> dict[str, Any]:
         seconds = round((run.finished_at - run.started_at).total_seconds(), 3)
     return {
         "id": run.id,
+        "state": state_of(run),
         "trigger": run.trigger,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
@@ -153,6 +220,34 @@ def _report(done: queue.SimpleQueue[int], progress: ProgressCallback | None) -> 
 # -- bookkeeping ------------------------------------------------------------------------------
 
 
+class _Heartbeat:
+    """The progress callback of a run: counts on its SweepRun row, then the caller's callback.
+
+    Called from the coordinator thread only; writes at most every HEARTBEAT_SECONDS, so a run of
+    many small batches does not add a commit per batch.
+    """
+
+    def __init__(self, run_id: int, progress: ProgressCallback | None) -> None:
+        self.run_id = run_id
+        self.progress = progress
+        self.checked = 0
+        self._written = time.monotonic()
+
+    def __call__(self, size: int) -> None:
+        self.checked += size
+        if time.monotonic() - self._written >= HEARTBEAT_SECONDS:
+            self._written = time.monotonic()
+            details = {"state": RUNNING, "heartbeat": utcnow().isoformat()}
+            db.session.execute(
+                update(SweepRun)
+                .where(SweepRun.id == self.run_id, SweepRun.finished_at.is_(None))
+                .values(checked=self.checked, details=details)
+            )
+            db.session.commit()
+        if self.progress is not None:
+            self.progress(size)
+
+
 def _finish(record: SweepRun, run: Run) -> None:
     db.session.rollback()
     record = db.session.merge(record)
@@ -166,6 +261,7 @@ def _finish(record: SweepRun, run: Run) -> None:
     record.errors = total.errors
     record.gateway_calls = total.calls
     record.details = {
+        "state": FINISHED,
         "owner": run.owner,
         "cancelled": total.cancelled,
         "window_hours": window_hours(run.scope),
