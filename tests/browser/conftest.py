@@ -1,11 +1,18 @@
-"""Playwright drives Debian's Chromium (never a downloaded browser build) against the live site."""
+"""Playwright drives Debian's Chromium (never a downloaded browser build) against the live site.
+
+The site sends its real Content-Security-Policy here, and any violation a page reports (Chromium's
+console message, or a `securitypolicyviolation` event) fails the test: a blocked script or form
+post is a broken page for a shopper, even when the test's own steps happened to get through.
+"""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage
 
 _CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -28,6 +35,36 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
         "headless": True,
         "args": _CHROMIUM_FLAGS,
     }
+
+
+# Runs in every page before its own scripts (init scripts are not subject to the page's CSP).
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " +
+    (e.blockedURI || "inline code") + " on " + e.documentURI);
+});
+"""
+
+
+@pytest.fixture
+def csp_violations() -> list[str]:
+    """What the test's pages reported as CSP violations (asserted empty at teardown)."""
+    return []
+
+
+@pytest.fixture
+def context(context: BrowserContext, csp_violations: list[str]) -> Iterator[BrowserContext]:
+    """pytest-playwright's context (so `page` and its new tabs) failing the test on a CSP report."""
+
+    def record(message: ConsoleMessage) -> None:
+        text = message.text
+        if text.startswith("CSP violation") or "Content Security Policy" in text:
+            csp_violations.append(text)
+
+    context.add_init_script(_REPORT_VIOLATIONS)
+    context.on("console", record)
+    yield context
+    assert not csp_violations, "the page reported CSP violations:\n" + "\n".join(csp_violations)
 
 
 @pytest.fixture
