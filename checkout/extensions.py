@@ -1,5 +1,7 @@
 """Extension objects, created once and bound to an app in create_app()."""
 
+import logging
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -18,3 +20,17 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+log = logging.getLogger(__name__)
+
+
+def claim_once(key: str, seconds: int) -> bool:
+    """True for the first caller of `key` within `seconds`, in every worker sharing the limiter's
+    storage (Redis in production). If the storage cannot answer, True: the caller does its
+    work rather than skip it, as the limits themselves fall back to memory."""
+    storage = limiter.storage
+    try:
+        return storage.incr(f"claim/{key}", max(1, int(seconds))) == 1
+    except storage.base_exceptions:
+        log.warning("rate-limit storage unavailable; not coalescing %s", key)
+        return True

@@ -26,10 +26,10 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from ..extensions import db, limiter
+from ..extensions import claim_once, db, limiter
 from ..fulfilment import qr
 from ..gateways.registry import get_gateway, option_for, plugin_for
-from ..models import OrderStatus, Payment, utcnow
+from ..models import OrderStatus, Payment, PaymentEvent, utcnow
 from ..money import Money, MoneyError
 from ..payments.service import Source, add_note, claim_check, refresh
 from ..payments.states import WORDS, PaymentStatus, ReviewKind, is_final, review_words
@@ -37,6 +37,12 @@ from . import fulfilment_view
 
 log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__)
+
+# Per address, for each of the shopper's look-up URLs (refresh, return, cancel, timeout). Held
+# in the limiter's storage: shared by every worker when that is Redis (docs/operations.md).
+_SHOPPER_LIMIT = "30/minute"
+# Return notes kept per payment; replays past this are logged only.
+RETURN_NOTES_KEPT = 10
 
 
 @bp.get("/status/<ref>")
@@ -74,7 +80,7 @@ def show_json(ref: str) -> Response:
 
 
 @bp.get("/status/<ref>/refresh")
-@limiter.limit("30/minute", exempt_when=lambda: current_user.is_authenticated)
+@limiter.limit(_SHOPPER_LIMIT, exempt_when=lambda: current_user.is_authenticated)
 def refresh_now(ref: str) -> Response | str:
     """Support staff paste this URL; a logged-in staff member always reaches the gateway."""
     payment = _payment_or_404(ref)
@@ -86,32 +92,67 @@ def refresh_now(ref: str) -> Response | str:
 
 
 @bp.route("/status/<ref>/return", methods=["GET", "POST"])
+@limiter.limit(_SHOPPER_LIMIT)
 def gateway_return(ref: str) -> Response:
+    """The shopper is back from the hosted page: note what the URL says, look the payment up.
+
+    The returns of one payment are coalesced among themselves (one look-up per
+    REFRESH_COALESCE_SECONDS, claimed in the limiter's storage so every worker sees the claim),
+    not with the polls: the first return always asks, since the shopper may have paid a second
+    after the last poll or the checkout's own answer. A note already on the timeline is not
+    written again, so a reloaded or replayed return URL neither reaches the gateway each time
+    nor grows the timeline.
+    """
     payment = _payment_or_404(ref)
     note = get_gateway(payment.gateway).check_return(payment, request.values.to_dict())
     log.info("payment %s: shopper returned from %s: %s", ref, payment.gateway, note)
-    add_note(payment, Source.RETURN, note)
-    refresh(payment, Source.RETURN)
+    _note_once(payment, note)
+    window = current_app.config["REFRESH_COALESCE_SECONDS"]
+    if claim_once(f"return-lookup/{payment.id}", window):
+        refresh(payment, Source.RETURN)
     return redirect(url_for("status.show", ref=ref), 303)
 
 
 @bp.route("/status/<ref>/cancel", methods=["GET", "POST"])
+@limiter.limit(_SHOPPER_LIMIT)
 def gateway_cancel(ref: str) -> Response:
     return _back_without_paying(ref, "shopper cancelled on the hosted page", "cancelled")
 
 
 @bp.route("/status/<ref>/timeout", methods=["GET", "POST"])
+@limiter.limit(_SHOPPER_LIMIT)
 def gateway_timeout(ref: str) -> Response:
     """The hosted page's own clock ran out: say so, rather than that the shopper left."""
     return _back_without_paying(ref, "the hosted payment page timed out", "timed_out")
 
 
 def _back_without_paying(ref: str, note: str, flag: str) -> Response:
-    """Note on the timeline why the shopper is back; the status stays the gateway's to say."""
+    """Note why the shopper is back and ask the gateway (coalesced, like the status page's
+    polling): the status stays the gateway's to say, and it may already know the session ended."""
     payment = _payment_or_404(ref)
     log.info("payment %s: back from %s: %s", ref, payment.gateway, note)
-    add_note(payment, Source.RETURN, note)
+    _note_once(payment, note)
+    _shopper_refresh(payment, Source.RETURN)
     return redirect(url_for("status.show", ref=ref, **{flag: 1}), 303)
+
+
+def _note_once(payment: Payment, message: str) -> None:
+    """Add a return note unless the timeline already has it, and at most RETURN_NOTES_KEPT.
+
+    The return URLs are the shopper's (or anybody's) to replay; the timeline keeps each distinct
+    fact once and stops listening after a few, so replays cannot fill it.
+    """
+    message = message[:500]
+    kept = db.session.scalars(
+        db.select(PaymentEvent.message).where(
+            PaymentEvent.payment_id == payment.id,
+            PaymentEvent.source == Source.RETURN.value,
+            PaymentEvent.kind == "note",
+        )
+    ).all()
+    if message in kept or len(kept) >= RETURN_NOTES_KEPT:
+        return
+    add_note(payment, Source.RETURN, message)
 
 
 def status_view(payment: Payment) -> dict[str, Any]:
@@ -257,14 +298,18 @@ def _payment_ref(payment_id: int | None) -> str | None:
     return db.session.scalar(db.select(Payment.ref).where(Payment.id == payment_id))
 
 
-def _shopper_refresh(payment: Payment) -> None:
+def _shopper_refresh(payment: Payment, source: Source = Source.POLL) -> None:
+    """One gateway look-up per coalesce window for this payment, whoever asks and how often."""
     if payment.status == PaymentStatus.CREATED:
         return
     if is_final(PaymentStatus(payment.status)) and not late_money_possible(payment):
         return
-    window = timedelta(seconds=current_app.config["REFRESH_COALESCE_SECONDS"])
-    if claim_check(payment, window):
-        refresh(payment, Source.POLL)
+    if claim_check(payment, _coalesce_window()):
+        refresh(payment, source)
+
+
+def _coalesce_window() -> timedelta:
+    return timedelta(seconds=current_app.config["REFRESH_COALESCE_SECONDS"])
 
 
 def _payment_or_404(ref: str) -> Payment:

@@ -1,4 +1,5 @@
-"""`/status/<ref>/refresh`: coalesced and rate-limited for shoppers; staff reach the gateway."""
+"""`/status/<ref>/refresh`, `/return`, `/cancel`, `/timeout`: coalesced and rate-limited for
+shoppers; staff reach the gateway."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
+from checkout.blueprints.status import RETURN_NOTES_KEPT
 from checkout.extensions import db
 from checkout.models import Payment, StaffUser, utcnow
 from tests.blueprints.html_helpers import parse, read_form
@@ -135,3 +137,62 @@ def test_staff_pasting_the_url_always_reach_the_gateway(app: Flask, sandbox: San
         [event] = completions(ref)
         assert event.source == "staff"
         assert events(ref, kind="error") == []
+
+
+def _notes(ref: str) -> list[str]:
+    return [e.message for e in events(ref) if e.kind == "note"]
+
+
+@pytest.mark.parametrize("back", ["return", "cancel", "timeout"])
+def test_coming_back_again_and_again_makes_one_look_up_and_one_note(
+    app: Flask, sandbox: Sandbox, back: str
+) -> None:
+    [ref] = open_payments(app, "stripe", 1)
+    with app.app_context():
+        _last_checked(ref, 60)
+    calls = GatewayCalls().watch(app, "stripe")
+    client = app.test_client()
+    codes = [client.get(f"/status/{ref}/{back}").status_code for _ in range(20)]
+    assert codes == [303] * 20
+    assert calls.calls["stripe"] == 1
+    with app.app_context():
+        assert len(_notes(ref)) == 1
+        _last_checked(ref, 60)
+    client.get(f"/status/{ref}/{back}")
+    assert calls.calls["stripe"] == (1 if back == "return" else 2)  # returns: own window
+    with app.app_context():
+        assert len(_notes(ref)) == 1
+
+
+def test_a_return_asks_the_gateway_even_right_after_a_poll(app: Flask, sandbox: Sandbox) -> None:
+    """The shopper may have paid a second after the status page's last poll."""
+    [ref] = open_payments(app, "stripe", 1)
+    calls = GatewayCalls().watch(app, "stripe")
+    with app.app_context():
+        _last_checked(ref, 1)
+    client = app.test_client()
+    client.get(f"/status/{ref}/return")
+    client.get(f"/status/{ref}/refresh")
+    assert calls.calls["stripe"] == 1
+
+
+def test_replayed_returns_with_changing_queries_keep_few_notes(
+    app: Flask, sandbox: Sandbox
+) -> None:
+    [ref] = open_payments(app, "stripe", 1)
+    client = app.test_client()
+    for n in range(RETURN_NOTES_KEPT + 5):
+        address = {"REMOTE_ADDR": f"10.1.0.{n}"}
+        client.get(f"/status/{ref}/return?session_id=cs_forged_{n}", environ_base=address)
+    with app.app_context():
+        assert len(_notes(ref)) == RETURN_NOTES_KEPT
+
+
+@pytest.mark.parametrize("back", ["return", "cancel", "timeout"])
+def test_coming_back_is_rate_limited_per_address(app: Flask, sandbox: Sandbox, back: str) -> None:
+    [ref] = open_payments(app, "mpgs", 1)
+    client = app.test_client()
+    codes = [client.get(f"/status/{ref}/{back}").status_code for _ in range(31)]
+    assert codes == [303] * 30 + [429]
+    other = client.get(f"/status/{ref}/{back}", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 303
