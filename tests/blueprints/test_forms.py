@@ -95,7 +95,7 @@ def _form(client: FlaskClient, url: str, action: str) -> Form:
 
 
 def test_every_form_in_the_templates_is_audited_here() -> None:
-    """A new form must join this file: six forms today, each posted below."""
+    """A new form must join this file: seven forms today, each posted below or where named."""
     forms = {
         path.relative_to(TEMPLATES).as_posix(): len(re.findall(r"<form\b", path.read_text()))
         for path in TEMPLATES.rglob("*.html")
@@ -104,7 +104,8 @@ def test_every_form_in_the_templates_is_audited_here() -> None:
         "checkout/checkout.html": 1,  # new order, pay again
         "staff/_layout.html": 2,  # search, log out
         "staff/login.html": 1,
-        "staff/payment.html": 2,  # refresh, refund
+        # refresh, refund, and retry a dead fulfilment job (test_staff_fulfilment.py posts it)
+        "staff/payment.html": 3,
     }
 
 
