@@ -12,7 +12,7 @@ from flask import Blueprint, Flask
 
 from . import hostile_input, security
 from .config import CONFIGS, DEV_SECRET_KEY, load_environment
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager, memory_storage_problem, migrate
 from .gateways.registry import apply_sandbox, install_settings, plugins
 
 
@@ -107,6 +107,12 @@ def _finish_config(app: Flask, name: str) -> None:
         raise RuntimeError(
             "refusing to start: PUBLIC_BASE_URL must be an https:// URL in production"
         )
+    if name == "production":
+        problem = memory_storage_problem(
+            app.config["RATELIMIT_STORAGE_URI"], os.environ.get("WEB_CONCURRENCY")
+        )
+        if problem:
+            raise RuntimeError(f"refusing to start: {problem}")
 
 
 def _configure_logging(app: Flask) -> None:

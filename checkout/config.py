@@ -61,6 +61,14 @@ class Config:
     STATUS_LATE_POLL_SECONDS = 30
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # "at most N per minute" over any minute, not per clock minute (docs/operations.md)
+    RATELIMIT_STRATEGY = "moving-window"
+    # a Redis outage falls back to per-worker memory limits rather than answering 500
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # this many failed staff logins within STAFF_LOCK_SECONDS lock the account that long
+    STAFF_LOCK_FAILURES = 10
+    STAFF_LOCK_SECONDS = 900
 
     # the fulfilment outbox (docs/fulfilment.md)
     OUTBOX_INTERVAL_SECONDS = 30

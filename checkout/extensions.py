@@ -24,6 +24,21 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 log = logging.getLogger(__name__)
 
 
+def memory_storage_problem(storage_uri: str, web_concurrency: str | None) -> str | None:
+    """Why in-process limit storage is wrong for this deployment, or None when it is fine.
+
+    Memory storage counts per process, so N workers let N times each limit through. Only a
+    deployment that says it runs one worker (WEB_CONCURRENCY=1, which gunicorn.conf.py obeys;
+    unset, gunicorn.conf.py starts several) may keep it.
+    """
+    if not storage_uri.startswith("memory://") or (web_concurrency or "").strip() == "1":
+        return None
+    return (
+        "RATELIMIT_STORAGE_URI is memory:// with several workers (WEB_CONCURRENCY is "
+        f"{web_concurrency or 'unset'}): set it to redis://..., or WEB_CONCURRENCY=1"
+    )
+
+
 def claim_once(key: str, seconds: int) -> bool:
     """True for the first caller of `key` within `seconds`, in every worker sharing the limiter's
     storage (Redis in production). If the storage cannot answer, True: the caller does its

@@ -33,6 +33,7 @@ _TESTS = Path(__file__).parent
 _MARKS_BY_FOLDER = {
     "browser": pytest.mark.browser,
     "postgres": pytest.mark.postgres,
+    "redis": pytest.mark.redis,
     "fuzz": pytest.mark.postgres,  # hostile input, against the database that refuses NULs
 }
 

@@ -144,6 +144,7 @@ def test_only_the_launch_page_may_run_the_gateways_script(
 
 def test_production_sends_hsts(monkeypatch) -> None:
     monkeypatch.delenv("TOLLGATE_SANDBOX_URL", raising=False)
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")  # memory rate-limit storage: one worker only
     app = create_app(
         "production",
         {

@@ -2,8 +2,9 @@
 follow its order's fulfilment jobs and send a dead one back to the outbox.
 
 Everything under /staff needs a logged-in StaffUser except the login page. Login is a CSRF-
-protected form, rate-limited per address and per account, answers the same for an unknown
-e-mail and a wrong password, and starts a fresh session that keeps only the shopper's "My
+protected form, rate-limited per address and per account (in every worker at once with Redis
+storage), locks an account for a while after repeated failures (login_lock), answers the same for
+an unknown e-mail and a wrong password, and starts a fresh session that keeps only the shopper's "My
 orders" from the same browser (then Flask-Login's "strong" protection drops the session if its
 address or browser changes). Staff pages are never
 cached. The Refresh button runs exactly the reconciler's single-payment function
@@ -29,6 +30,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, or_, select
+from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
@@ -39,7 +41,7 @@ from ..money import Money, MoneyError, to_minor
 from ..payments.refunds import RefundRefused, refund_payment, refundable
 from ..payments.service import ConcurrencyError, Source, add_note, refresh
 from ..payments.states import WORDS, PaymentStatus
-from . import fulfilment_view
+from . import fulfilment_view, login_lock
 from .session_orders import reset_keeping_shopper_state
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ def _no_store(response: Response) -> Response:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10/minute;60/hour", methods=["POST"])
-@limiter.limit("5/minute", methods=["POST"], key_func=lambda: _form_email() or "-")
+@limiter.limit("5/minute", methods=["POST"], key_func=lambda: "staff:" + (_form_email() or "-"))
 def login() -> Response | str | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("staff.index"))
@@ -83,6 +85,10 @@ def login() -> Response | str | tuple[str, int]:
         return render_template("staff/login.html", email="", next=request.args.get("next", ""))
     email = _form_email()
     password = request.form.get("password", "")
+    wait = login_lock.locked_for(email)
+    if wait:
+        log.warning("staff login for locked %r from %s refused", email, request.remote_addr)
+        return _too_many(wait)
     user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password)
@@ -91,6 +97,8 @@ def login() -> Response | str | tuple[str, int]:
         user = None
     if user is None:
         log.warning("staff login failed for %r from %s", email, request.remote_addr)
+        if login_lock.record_failure(email):
+            log.warning("staff login for %r locked after repeated failures", email)
         page = render_template(
             "staff/login.html",
             email=email,
@@ -98,10 +106,25 @@ def login() -> Response | str | tuple[str, int]:
             error="That e-mail and password do not match an active staff account.",
         )
         return page, 401
+    login_lock.record_success(email)
     reset_keeping_shopper_state()  # a new session for the new privilege: no fixation
     login_user(user)
     log.info("staff %s logged in from %s", user.email, request.remote_addr)
     return redirect(_safe_next(request.form.get("next")) or url_for("staff.index"), 303)
+
+
+@bp.errorhandler(429)
+def _rate_limited(exc: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
+    """The staff-styled "slow down" page, with its way back to the login (Retry-After kept)."""
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    log.info("%s %s -> 429 %s", request.method, request.path, exc.description or "")
+    return render_template("staff/429.html", locked=False), 429, headers
+
+
+def _too_many(seconds: int) -> tuple[str, int, list[tuple[str, str]]]:
+    """The same page for a locked account, saying for how long."""
+    page = render_template("staff/429.html", locked=True, minutes=-(-seconds // 60))
+    return page, 429, [("Retry-After", str(seconds))]
 
 
 @bp.post("/logout")
