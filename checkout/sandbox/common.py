@@ -95,6 +95,10 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
+#: (HTTP status, body text, content type) of an answer a test queued for the next API call
+ForcedAnswer = tuple[int, str, str]
+
+
 def helper_blueprint(gateway: str) -> Blueprint:
     """Routes under `/_sandbox/<gateway>` for tests to use; a real gateway has nothing like them."""
     return Blueprint(f"sandbox_{gateway}_control", __name__, url_prefix=f"/_sandbox/{gateway}")
@@ -103,3 +107,11 @@ def helper_blueprint(gateway: str) -> Blueprint:
 def helper_json() -> dict[str, Any]:
     """The JSON body of a sandbox-only helper call, whatever its Content-Type; empty means {}."""
     return request.get_json(force=True) or {}
+
+
+def forced_answer(default_body: Any = "", content_type: str = "application/json") -> ForcedAnswer:
+    """A helper call's "answer the next API call with exactly this" (status, body, type)."""
+    spec = helper_json()
+    body = spec.get("body", default_body)
+    text = body if isinstance(body, str) else json.dumps(body)
+    return int(spec.get("status", 200)), text, spec.get("content_type", content_type)

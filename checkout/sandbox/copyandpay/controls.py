@@ -8,12 +8,10 @@ POST /payments/<id>           {"code", "description"}: a payment reaches another
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, jsonify
 from werkzeug.wrappers import Response
 
-from ..common import helper_blueprint, helper_json
+from ..common import forced_answer, helper_blueprint, helper_json
 from . import payments
 from .store import NAME, CopyAndPayStore
 
@@ -33,13 +31,8 @@ def blueprint(store: CopyAndPayStore) -> Blueprint:
 
     @bp.post("/force")
     def force() -> Response:
-        spec = helper_json()
-        body = spec.get("body", {})
-        text = body if isinstance(body, str) else json.dumps(body)
         with store.lock:
-            store.forced.append(
-                (int(spec.get("status", 200)), text, spec.get("content_type", "application/json"))
-            )
+            store.forced.append(forced_answer(default_body={}))
         return jsonify(queued=len(store.forced))
 
     @bp.post("/payments/<payment_id>")

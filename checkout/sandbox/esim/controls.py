@@ -6,12 +6,10 @@ reference (the proof that a retry never buys a second), and queue the exact next
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
-from ..common import helper_blueprint, helper_json, json_response
+from ..common import forced_answer, helper_blueprint, helper_json, json_response
 from .store import NAME, EsimStore
 
 
@@ -46,13 +44,8 @@ def blueprint(store: EsimStore) -> Blueprint:
     @bp.post("/next-answer")
     def force_answer() -> Response:
         """The next API call (after the knobs) gets exactly this answer, key unchecked."""
-        spec = helper_json()
-        body = spec.get("body", "")
-        text = body if isinstance(body, str) else json.dumps(body)
         with store.lock:
-            store.forced.append(
-                (int(spec.get("status", 200)), text, spec.get("content_type", "application/json"))
-            )
+            store.forced.append(forced_answer())
             return json_response({"queued": len(store.forced)})
 
     return bp

@@ -7,14 +7,13 @@ look at a session the way the gateway keeps it.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
-from ..common import helper_blueprint, helper_json
+from ..common import forced_answer, helper_blueprint, helper_json
 from .answers import JSON_LATIN1, api_answer, stamp
 from .cards import card_details
 from .hosted import session_or_404
@@ -33,13 +32,8 @@ def blueprint(store: MpgsStore) -> Blueprint:
     @bp.post("/next-answer")
     def force_answer() -> Response:
         """The next API call (after the knobs) gets exactly this answer, auth unchecked."""
-        spec = helper_json()
-        body = spec.get("body", "")
-        text = body if isinstance(body, str) else json.dumps(body)
         with store.lock:
-            store.forced.append(
-                (int(spec.get("status", 200)), text, spec.get("content_type", JSON_LATIN1))
-            )
+            store.forced.append(forced_answer(content_type=JSON_LATIN1))
         return api_answer({"queued": len(store.forced)})
 
     @bp.get("/requests")
