@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from checkout.blueprints.urls import return_urls
@@ -180,3 +182,18 @@ class GatewayCalls:
     def polled_refs(self) -> Counter[str]:
         """How many times each payment was put in a batch look-up."""
         return Counter(ref for _, refs in self.batches for ref in refs)
+
+
+def follow_sweep(
+    client: FlaskClient, location: str, headers: dict[str, str], give_up_after: float
+) -> dict[str, Any]:
+    """Follow a cron-started sweep's progress URL until it is no longer running.
+
+    The bound only keeps a broken run from hanging the suite; it is not a speed check.
+    """
+    give_up = time.monotonic() + give_up_after
+    while True:
+        body = client.get(location, headers=headers).json
+        if body["state"] != "running" or time.monotonic() > give_up:
+            return body
+        time.sleep(0.05)

@@ -18,7 +18,15 @@ from checkout.payments.sweep import sweep_pending
 from checkout.payments.sweep_claims import claimed_pages, owner_id
 from checkout.payments.sweep_scope import scope_for
 from tests.conftest import Sandbox, make_test_app
-from tests.reconciliation import GatewayCalls, due_now, open_payments, pay_ref, payment, quiet
+from tests.reconciliation import (
+    GatewayCalls,
+    due_now,
+    follow_sweep,
+    open_payments,
+    pay_ref,
+    payment,
+    quiet,
+)
 
 TOKEN = "s3cret-sweep-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -33,17 +41,9 @@ def app_overrides() -> dict[str, Any]:
 
 
 def _wait_for_the_end(client: FlaskClient, location: str) -> dict[str, Any]:
-    """Follow the run's progress URL until it is no longer running.
-
-    The bound only keeps a broken run from hanging the suite: every gateway call of the run is
-    over within GATEWAY_TOTAL_SECONDS, so a handful of payments take a few of those at most.
-    """
-    give_up = time.monotonic() + 60 * TOTAL
-    while True:
-        body = client.get(location, headers=AUTH).json
-        if body["state"] != "running" or time.monotonic() > give_up:
-            return body
-        time.sleep(0.05)
+    """Every gateway call of the run is over within GATEWAY_TOTAL_SECONDS, so a handful of
+    payments take a few of those at most; the bound only keeps a broken run from hanging."""
+    return follow_sweep(client, location, AUTH, give_up_after=60 * TOTAL)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from tests.reconciliation import (
     completions,
     due_now,
     events,
+    follow_sweep,
     open_payments,
     pay_ref,
     payment,
@@ -311,8 +312,11 @@ def test_sweep_url_needs_its_token_on_postgres_too(
     with guarded.app_context():
         assert db.session.scalar(select(func.count()).select_from(SweepRun)) == 0
         assert payment(ref).status == "PENDING"
-    ok = client.post("/status/sweep", headers={"Authorization": "Bearer pg-token"})
-    assert ok.status_code == 200 and ok.json["changed"] == 1
+    token = {"Authorization": "Bearer pg-token"}
+    started = client.post("/status/sweep", headers=token)
+    assert started.status_code == 202
+    run = follow_sweep(client, started.headers["Location"], token, give_up_after=120)
+    assert run["state"] == "finished" and run["changed"] == 1
     assert len(fulfilments) == 1
     with guarded.app_context():
         db.engine.dispose()
