@@ -212,6 +212,11 @@ class Notification(db.Model):
     payload: Mapped[dict | None] = mapped_column(JSON)  # parsed body, secrets stripped
 
 
+class StaffRole:
+    SUPPORT = "support"  # view, refresh, notes, resolve reviews
+    ADMIN = "admin"  # also refunds and staff users
+
+
 class StaffUser(db.Model):
     __tablename__ = "staff_users"
 
@@ -220,6 +225,9 @@ class StaffUser(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    role: Mapped[str] = mapped_column(String(16), default=StaffRole.SUPPORT)  # a StaffRole
+    #: bumped when the user is deactivated or changes role: older sessions stop working
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -285,3 +293,19 @@ class OutboxJob(db.Model):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     order: Mapped[Order] = relationship()
+
+
+class AuditEntry(db.Model):
+    """One staff action: who, when, what, on what, from where. Written, never changed."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    staff_email: Mapped[str] = mapped_column(String(254))  # as it was at the time
+    action: Mapped[str] = mapped_column(String(32))  # login / refund / resolve / note / ...
+    target: Mapped[str | None] = mapped_column(String(254))  # a payment ref, a staff e-mail
+    ip: Mapped[str | None] = mapped_column(String(45))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
