@@ -26,6 +26,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
@@ -43,11 +44,14 @@ from ..payments.service import ConcurrencyError, Source, add_note, refresh
 from ..payments.states import WORDS, PaymentStatus
 from . import fulfilment_view, login_lock
 from .session_orders import reset_keeping_shopper_state
+from .staff_audit import record, record_attempt
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 SEARCH_LIMIT = 50
+#: the StaffUser.session_version a session was started with; a bump ends the session
+SESSION_VERSION_KEY = "staff_session_version"
 # Compared against when the e-mail is unknown, so both failures take the same time.
 _DUMMY_HASH = generate_password_hash("not a real password, only for timing")
 
@@ -58,7 +62,12 @@ def _load_staff(user_id: str) -> StaffUser | None:
         user = db.session.get(StaffUser, int(user_id))
     except ValueError:
         return None
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    if session.get(SESSION_VERSION_KEY) != user.session_version:
+        log.info("staff %s: session from an older version ended", user.email)
+        return None
+    return user
 
 
 @bp.before_request
@@ -88,6 +97,7 @@ def login() -> Response | str | tuple[str, int]:
     wait = login_lock.locked_for(email)
     if wait:
         log.warning("staff login for locked %r from %s refused", email, request.remote_addr)
+        record_attempt(email or "-", "login_locked", email or None)
         return _too_many(wait)
     user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
     if user is None or not user.active:
@@ -97,6 +107,7 @@ def login() -> Response | str | tuple[str, int]:
         user = None
     if user is None:
         log.warning("staff login failed for %r from %s", email, request.remote_addr)
+        record_attempt(email or "-", "login_failed", email or None)
         if login_lock.record_failure(email):
             log.warning("staff login for %r locked after repeated failures", email)
         page = render_template(
@@ -109,7 +120,9 @@ def login() -> Response | str | tuple[str, int]:
     login_lock.record_success(email)
     reset_keeping_shopper_state()  # a new session for the new privilege: no fixation
     login_user(user)
+    session[SESSION_VERSION_KEY] = user.session_version
     log.info("staff %s logged in from %s", user.email, request.remote_addr)
+    record("login", user.email, role=user.role)
     return redirect(_safe_next(request.form.get("next")) or url_for("staff.index"), 303)
 
 
@@ -130,6 +143,7 @@ def _too_many(seconds: int) -> tuple[str, int, list[tuple[str, str]]]:
 @bp.post("/logout")
 def logout() -> Response:
     log.info("staff %s logged out", current_user.email)
+    record("logout", current_user.email)
     logout_user()
     reset_keeping_shopper_state()
     return redirect(url_for("staff.login"), 303)
@@ -199,6 +213,13 @@ def refresh_payment(ref: str) -> Response:
         flash("The payment kept changing while we looked; try again in a moment.", "alert")
         return redirect(url_for("staff.payment", ref=ref), 303)
     log.info("payment %s: refreshed by staff %s", ref, current_user.email)
+    record(
+        "refresh",
+        ref,
+        old_status=outcome.old_status.value,
+        new_status=outcome.new_status.value,
+        error=outcome.error or None,
+    )
     if outcome.error:
         flash(f"The gateway could not be asked: {outcome.error}. Nothing changed.", "alert")
     elif outcome.transitioned:
@@ -253,6 +274,7 @@ def retry_job(ref: str, job_id: int) -> Response:
         f"after {attempts} attempts; last error: {error or 'none'}",
     )
     log.info("payment %s: %s job %s retried by staff %s", ref, kind, job_id, current_user.email)
+    record("job_retry", ref, job=job_id, kind=kind, attempts=attempts)
     flash(f"The {kind} job is queued again.", "notice")
     return redirect(url_for("staff.payment", ref=ref), 303)
 
