@@ -347,4 +347,6 @@ def register(app: Flask) -> None:
     login_manager.session_protection = "strong"
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE"))
+    from . import staff_review  # noqa: F401  (routes register on import)
+
     app.register_blueprint(bp)
