@@ -6,7 +6,8 @@
 - `flask scheduler`: the sweep and the fulfilment outbox on their intervals, as its own process
   (production).
 - `flask outbox run [--once]`: deliver the fulfilment outbox until SIGTERM, or one pass.
-- `flask staff create EMAIL [--password-stdin]`: a support staff account.
+- `flask staff create EMAIL [--role support|admin] [--password-stdin]`: a staff account (support
+  unless --role admin).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import func
 from .catalog_loader import CatalogError, load_catalog, price_warnings
 from .extensions import db
 from .gateways.registry import names
-from .models import Product, StaffUser
+from .models import Product, StaffRole, StaffUser
 
 catalog_cli = AppGroup("catalog", help="Manage the product catalogue.")
 payments_cli = AppGroup("payments", help="Reconcile payments with their gateways.")
@@ -104,9 +105,16 @@ def outbox_run(once: bool) -> None:
 @staff_cli.command("create")
 @click.argument("email")
 @click.option(
+    "--role",
+    type=click.Choice([StaffRole.SUPPORT, StaffRole.ADMIN]),
+    default=StaffRole.SUPPORT,
+    show_default=True,
+    help="admin may also refund and manage staff users.",
+)
+@click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )
-def staff_create(email: str, password_stdin: bool) -> None:
+def staff_create(email: str, role: str, password_stdin: bool) -> None:
     """Create a staff account for EMAIL (the password is asked for, hidden, twice)."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
@@ -120,11 +128,11 @@ def staff_create(email: str, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"use a password of at least {MIN_PASSWORD_LENGTH} characters")
-    user = StaffUser(email=email, active=True)
+    user = StaffUser(email=email, active=True, role=role)
     user.set_password(password)
     db.session.add(user)
     db.session.commit()
-    click.echo(f"staff account created for {email}")
+    click.echo(f"{role} staff account created for {email}")
 
 
 def _echo_summary(data: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from checkout.extensions import db
-from checkout.models import Product, StaffUser, SweepRun
+from checkout.models import Product, StaffRole, StaffUser, SweepRun
 from tests.conftest import Sandbox
 from tests.reconciliation import GatewayCalls, due_now, open_payments, pay_ref, payment, quiet
 
@@ -164,3 +164,26 @@ def test_catalog_load_warns_about_prices_an_enabled_gateway_cannot_charge(
     ]
     with app.app_context():
         assert db.session.scalar(db.select(Product).filter_by(slug="kuwait")).price == 4255
+
+
+def test_staff_create_role_is_support_unless_admin_is_asked_for(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    password = "a long enough passphrase\n"
+    plain = runner.invoke(
+        args=["staff", "create", "s@tollgate.test", "--password-stdin"], input=password
+    )
+    assert plain.exit_code == 0 and "support staff account created" in plain.output
+    admin = runner.invoke(
+        args=["staff", "create", "a@tollgate.test", "--role", "admin", "--password-stdin"],
+        input=password,
+    )
+    assert admin.exit_code == 0 and "admin staff account created" in admin.output
+    owner = runner.invoke(
+        args=["staff", "create", "o@tollgate.test", "--role", "owner", "--password-stdin"],
+        input=password,
+    )
+    assert owner.exit_code == 2
+    assert {u.email: u.role for u in _staff(app)} == {
+        "s@tollgate.test": StaffRole.SUPPORT,
+        "a@tollgate.test": StaffRole.ADMIN,
+    }
