@@ -37,12 +37,12 @@ from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter, login_manager
 from ..fulfilment import outbox
-from ..models import Order, OutboxJob, Payment, PaymentEvent, StaffUser, SweepRun
+from ..models import Order, OutboxJob, Payment, PaymentEvent, StaffUser
 from ..money import Money, MoneyError, to_minor
 from ..payments.refunds import RefundRefused, refund_payment, refundable
 from ..payments.service import ConcurrencyError, Source, add_note, refresh
 from ..payments.states import WORDS, PaymentStatus
-from . import fulfilment_view, login_lock
+from . import fulfilment_view, login_lock, staff_dashboard
 from .session_orders import reset_keeping_shopper_state
 from .staff_audit import record, record_attempt
 
@@ -151,28 +151,17 @@ def logout() -> Response:
 
 @bp.get("/")
 def index() -> str:
+    """The dashboard; with `?q=` (the search box in the bar) the payments matching it."""
     query = request.args.get("q", "").strip()
-    if query:
-        payments = _search(query)
-        title = f"Payments matching “{query}”"
-    else:
-        payments = list(
-            db.session.scalars(
-                select(Payment)
-                .where(Payment.needs_review.is_(True))
-                .order_by(Payment.created_at.desc(), Payment.id.desc())
-                .limit(SEARCH_LIMIT)
-            )
-        )
-        title = "Payments that need review"
-    runs = list(db.session.scalars(select(SweepRun).order_by(SweepRun.id.desc()).limit(5)))
+    if not query:
+        return staff_dashboard.render()
+    payments = _search(query)
     return render_template(
         "staff/index.html",
         query=query,
-        title=title,
+        title=f"Payments matching “{query}”",
         payments=payments,
         capped=len(payments) == SEARCH_LIMIT,
-        runs=runs,
         words=WORDS,
     )
 
