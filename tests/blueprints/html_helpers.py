@@ -105,7 +105,7 @@ def parse(html: str | bytes) -> Element:
     return builder.root
 
 
-_TEXT_LIKE = frozenset({"text", "email", "password", "search", "tel", "url", "number"})
+_TEXT_LIKE = frozenset({"text", "email", "password", "search", "tel", "url", "number", "date"})
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,7 @@ class Control:
     value: str
     checked: bool
     disabled: bool
+    options: tuple[str, ...] = ()  # a select's option values
 
 
 @dataclass
@@ -153,6 +154,21 @@ class Form:
             f"no enabled {name!r} radio with value {value!r}"
         )
         self.chosen[name] = value
+        return self
+
+    def select(self, name: str, value: str) -> Form:
+        """Pick one of a select's rendered options."""
+        assert any(
+            c.kind == "select" and value in c.options for c in self.controls if c.name == name
+        ), f"no {name!r} select with an option {value!r}"
+        self.typed[name] = value
+        return self
+
+    def tick(self, name: str) -> Form:
+        """Tick a checkbox that is on the page and enabled."""
+        [box] = [c for c in self.controls if c.name == name and c.kind == "checkbox"]
+        assert not box.disabled, f"checkbox {name!r} is disabled"
+        self.chosen[name] = box.value
         return self
 
     def forge(self, name: str, value: str | None) -> Form:
@@ -206,8 +222,9 @@ def read_form(form: Element) -> Form:
             picked = next(
                 (o for o in options if o.has("selected")), options[0] if options else None
             )
-            value = (picked.get("value") or picked.text) if picked is not None else ""
-            controls.append(Control(name, "select", value, True, el.has("disabled")))
+            value = _option_value(picked) if picked is not None else ""
+            values = tuple(_option_value(o) for o in options)
+            controls.append(Control(name, "select", value, True, el.has("disabled"), values))
         elif el.tag == "textarea":
             controls.append(Control(name, "textarea", el.text, True, el.has("disabled")))
         else:
@@ -228,3 +245,9 @@ def read_form(form: Element) -> Form:
         method=(form.get("method") or "get").lower(),
         controls=controls,
     )
+
+
+def _option_value(option: Element) -> str:
+    """What a browser sends for an option: its value attribute, even empty, else its text."""
+    value = option.get("value")
+    return option.text if value is None else value
