@@ -38,8 +38,8 @@ from werkzeug.wrappers import Response
 from ..extensions import db, limiter, login_manager
 from ..fulfilment import outbox
 from ..models import Order, OutboxJob, Payment, PaymentEvent, StaffUser
-from ..money import Money, MoneyError, to_minor
-from ..payments.refunds import RefundRefused, refund_payment, refundable
+from ..money import Money
+from ..payments.refunds import refundable
 from ..payments.service import ConcurrencyError, Source, add_note, refresh
 from ..payments.states import WORDS, PaymentStatus
 from . import fulfilment_view, login_lock, staff_dashboard
@@ -218,28 +218,6 @@ def refresh_payment(ref: str) -> Response:
     return redirect(url_for("staff.payment", ref=ref), 303)
 
 
-@bp.post("/payments/<ref>/refund")
-@limiter.limit("20/minute")
-def refund(ref: str) -> Response:
-    found = _payment_or_404(ref)
-    raw_amount = request.form.get("amount", "").strip()
-    try:
-        amount = Money(to_minor(raw_amount, found.currency), found.currency) if raw_amount else None
-    except MoneyError as exc:
-        flash(f"Amount: {exc}.", "alert")
-        return redirect(url_for("staff.payment", ref=ref), 303)
-    try:
-        outcome = refund_payment(found, amount, staff=current_user.email)
-    except RefundRefused as exc:
-        flash(str(exc), "alert")
-        return redirect(url_for("staff.payment", ref=ref), 303)
-    message = f"Refunded {outcome.amount} ({outcome.refund_reference}, {outcome.gateway_status})."
-    if outcome.fully_refunded:
-        message += " The payment is now REFUNDED."
-    flash(message, "notice")
-    return redirect(url_for("staff.payment", ref=ref), 303)
-
-
 @bp.post("/payments/<ref>/jobs/<int:job_id>/retry")
 @limiter.limit("20/minute")
 def retry_job(ref: str, job_id: int) -> Response:
@@ -336,6 +314,6 @@ def register(app: Flask) -> None:
     login_manager.session_protection = "strong"
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE"))
-    from . import staff_review  # noqa: F401  (routes register on import)
+    from . import staff_refunds, staff_review  # noqa: F401  (routes register on import)
 
     app.register_blueprint(bp)

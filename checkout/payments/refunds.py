@@ -9,6 +9,10 @@ funnel like any other status change.
 When the gateway does not answer (timeout, 5xx) the refund may or may not have happened there.
 The reservation is given back, but the payment is flagged for review with exactly that, so
 nobody retries blindly and refunds twice.
+
+A gateway without a refund API (it does not override `Gateway.refund`) is refunded by hand from
+the provider's own account; `record_manual_refund` then books it here without calling the
+gateway, through the same reservation, timeline entry, shopper notice and REFUNDED move.
 """
 
 from __future__ import annotations
@@ -21,12 +25,19 @@ from sqlalchemy import update
 from ..extensions import db
 from ..fulfilment import outbox
 from ..fulfilment.receipts import refund_notice
-from ..gateways.base import GatewayError, GatewayRejected, NotSupported, Observation
-from ..gateways.registry import get_gateway, provider_for, rules_for
+from ..gateways.base import (
+    Gateway,
+    GatewayError,
+    GatewayRejected,
+    NotSupported,
+    Observation,
+    RefundResult,
+)
+from ..gateways.registry import get_gateway, plugin_for, provider_for, rules_for
 from ..models import Payment
 from ..money import Money
 from .events import fact_event
-from .service import Source, record_observation
+from .service import Source, add_note, record_observation
 from .states import PaymentStatus
 
 log = logging.getLogger(__name__)
@@ -55,12 +66,19 @@ def refundable(payment: Payment) -> Money:
     return Money(payment.amount - (payment.refunded_amount or 0), payment.currency)
 
 
-def refund_payment(payment: Payment, amount: Money | None, *, staff: str) -> RefundOutcome:
-    """Refund `amount` (None: everything still refundable) of a COMPLETED payment at its gateway.
+def has_refund_api(payment: Payment) -> bool:
+    """Whether the payment's gateway can send a refund itself: its client overrides
+    `Gateway.refund`. Asked of the plugin, so no page names a gateway to hide its refund form."""
+    plugin = plugin_for(payment.gateway)
+    return plugin is not None and plugin.gateway.refund is not Gateway.refund
 
-    Raises RefundRefused, with a message for staff, whenever no money moved.
+
+def check_refund(payment: Payment, amount: Money | None, *, by_gateway: bool = True) -> Money:
+    """The amount a refund of `amount` (None: everything left) would move, or RefundRefused.
+
+    The confirmation page asks this before it repeats the amount, so staff confirm only a
+    refund that would be tried; the refund itself asks again on a fresh row.
     """
-    db.session.refresh(payment)
     left = refundable(payment)
     if payment.status != PaymentStatus.COMPLETED:
         raise RefundRefused(
@@ -73,10 +91,21 @@ def refund_payment(payment: Payment, amount: Money | None, *, staff: str) -> Ref
         raise RefundRefused("Enter an amount greater than zero.")
     if amount.amount > left.amount:
         raise RefundRefused(f"At most {left} is left to refund.")
-    if reason := rules_for(payment.gateway).can_refund(amount):
+    if by_gateway and (reason := rules_for(payment.gateway).can_refund(amount)):
         # refused before the call: the gateway would reject it, and nothing is reserved
         raise RefundRefused(f"{reason}. Choose an amount {_label(payment)} can take.")
+    return amount
 
+
+def refund_payment(
+    payment: Payment, amount: Money | None, *, staff: str, reason: str = ""
+) -> RefundOutcome:
+    """Refund `amount` (None: everything still refundable) of a COMPLETED payment at its gateway.
+
+    Raises RefundRefused, with a message for staff, whenever no money moved.
+    """
+    db.session.refresh(payment)
+    amount = check_refund(payment, amount)
     gateway = get_gateway(payment.gateway)
     if not _reserve(payment, amount):
         raise RefundRefused("Another refund changed this payment just now; reload and check.")
@@ -87,7 +116,7 @@ def refund_payment(payment: Payment, amount: Money | None, *, staff: str) -> Ref
         label = _label(payment)
         raise RefundRefused(
             f"{label} has no refund API. Send the refund from the {label} account itself, "
-            "then note it on the order."
+            "then record it here as a manual refund."
         ) from exc
     except GatewayRejected as exc:
         _give_back(payment, amount)
@@ -106,25 +135,71 @@ def refund_payment(payment: Payment, amount: Money | None, *, staff: str) -> Ref
         _event(payment, "error", f"refund of {amount} {result.status} at the gateway", staff)
         raise RefundRefused(f"The gateway reports the refund as {result.status}.")
 
+    return _book(payment, amount, result, staff, reason)
+
+
+def record_manual_refund(
+    payment: Payment, amount: Money, *, staff: str, note: str
+) -> RefundOutcome:
+    """Book a refund staff sent by hand from the provider's account; the gateway is not called.
+
+    Only for a gateway without a refund API (one with an API refunds through it). The refund
+    is booked like any other (reserved, on the timeline, the shopper told, REFUNDED when it
+    reaches the full amount), and `note` (how it was sent: the transaction, the address) goes on
+    the timeline as a note.
+    """
+    db.session.refresh(payment)
+    if has_refund_api(payment):
+        raise RefundRefused(f"{_label(payment)} refunds through its API: use the refund form.")
+    if not note.strip():
+        raise RefundRefused("Say how the refund was sent (the transaction, the address).")
+    amount = check_refund(payment, amount, by_gateway=False)
+    if not _reserve(payment, amount):
+        raise RefundRefused("Another refund changed this payment just now; reload and check.")
+    db.session.refresh(payment)
+    # refunded totals only grow, so the total after this one names it once (the notice's key)
+    reference = f"manual-{payment.ref}-{payment.refunded_amount}"
+    result = RefundResult(reference, amount, "manual")
+    outcome = _book(payment, amount, result, staff, note.strip(), manual=True)
+    add_note(payment, Source.STAFF, f"manual refund of {amount} by {staff}: {note.strip()}")
+    return outcome
+
+
+def _book(
+    payment: Payment,
+    amount: Money,
+    result: RefundResult,
+    staff: str,
+    reason: str,
+    *,
+    manual: bool = False,
+) -> RefundOutcome:
+    """Everything after the money moved: the notice, the timeline, REFUNDED at the full amount."""
     # the shopper's notice is written in the transaction that records the refund, one per refund
     outbox.enqueue([refund_notice(payment, amount, result.refund_reference)])
+    how = "recorded as sent by hand" if manual else "refunded"
+    details = {
+        "amount": amount.decimal_str,
+        "currency": amount.currency,
+        "refund_reference": result.refund_reference,
+        "gateway_status": result.status,
+        "by": staff,
+    }
+    if reason:
+        details["reason"] = reason[:500]
+    if manual:
+        details["manual"] = True
     _event(
         payment,
         "refund",
-        f"{amount} refunded by {staff} ({result.refund_reference}, {result.status})",
+        f"{amount} {how} by {staff} ({result.refund_reference}, {result.status})",
         staff,
         raw_status=result.status,
-        details={
-            "amount": amount.decimal_str,
-            "currency": amount.currency,
-            "refund_reference": result.refund_reference,
-            "gateway_status": result.status,
-            "by": staff,
-        },
+        details=details,
     )
     db.session.refresh(payment)
     total = Money(payment.refunded_amount, payment.currency)
-    log.info("payment %s: %s refunded by %s (%s)", payment.ref, amount, staff, result.status)
+    log.info("payment %s: %s %s by %s (%s)", payment.ref, amount, how, staff, result.status)
     full = payment.refunded_amount >= payment.amount
     moved = False
     if full:

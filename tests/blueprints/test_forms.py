@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from checkout.extensions import db
-from checkout.models import Order, Payment, Product, StaffUser
+from checkout.models import Order, Payment, Product, StaffRole, StaffUser
 from checkout.payments.states import PaymentStatus
 from tests.blueprints.html_helpers import Form, parse, read_form
 from tests.conftest import Sandbox, make_test_app
@@ -104,8 +104,12 @@ def test_every_form_in_the_templates_is_audited_here() -> None:
         "checkout/checkout.html": 1,  # new order, pay again
         "staff/_layout.html": 2,  # search, log out
         "staff/login.html": 1,
-        # refresh, refund, and retry a dead fulfilment job (test_staff_fulfilment.py posts it)
-        "staff/payment.html": 3,
+        # refresh, and retry a dead fulfilment job (test_staff_fulfilment.py posts it)
+        "staff/payment.html": 2,
+        "staff/_refund.html": 2,  # refund, record a manual refund (test_staff_refunds.py)
+        "staff/refund_confirm.html": 1,  # the second step of both
+        "staff/_review_notes.html": 2,  # resolve, add a note
+        "staff/review.html": 1,  # resolve from the queue (test_staff_review.py)
     }
 
 
@@ -161,7 +165,7 @@ def test_pay_again_form_from_my_orders(
 @pytest.fixture
 def staff(site: Flask) -> str:
     with site.app_context():
-        user = StaffUser(email="agent@tollgate.test")
+        user = StaffUser(email="agent@tollgate.test", role=StaffRole.ADMIN)  # refunds
         user.set_password(PASSWORD)
         db.session.add(user)
         db.session.commit()
@@ -197,7 +201,11 @@ def test_staff_login_search_refresh_refund_and_logout_forms(
 
     refund = _form(client, page, f"{page}/refund")
     assert refund.names() == {"csrf_token", "amount"}
-    refunded = refund.submit(client)  # the pre-filled amount: everything left
+    asked = refund.submit(client)  # the pre-filled amount: everything left
+    confirm = [read_form(el) for el in parse(asked.data).find_all("form")]
+    [confirm] = [f for f in confirm if f.action == f"{page}/refund/confirm"]
+    assert confirm.names() == {"csrf_token", "amount", "currency", "reason"}
+    refunded = confirm.fill("reason", "the shopper asked").submit(client)
     assert refunded.status_code == 303 and refunded.location == page
     with site.app_context():
         row = payment(ref)
@@ -208,3 +216,40 @@ def test_staff_login_search_refresh_refund_and_logout_forms(
     out = logout.submit(client)
     assert out.status_code == 303 and out.location == "/staff/login"
     assert client.get("/staff/").status_code == 302
+
+
+def test_staff_note_resolve_and_manual_refund_forms(
+    site: Flask, client: FlaskClient, sandbox: Sandbox, staff: str
+) -> None:
+    [ref] = open_payments(site, "coinpayments", 1, price=2000)
+    with site.app_context():
+        pay_ref(sandbox, ref)
+        db.session.execute(
+            db.update(Payment)
+            .where(Payment.ref == ref)
+            .values(needs_review=True, review_reason="late payment: money arrived after EXPIRED")
+        )
+        db.session.commit()
+    _log_in(client, staff)
+    page = f"/staff/payments/{ref}"
+    assert _form(client, page, f"{page}/refresh").submit(client).status_code == 303
+
+    note = _form(client, page, f"{page}/notes")
+    assert note.names() == {"csrf_token", "note"}
+    assert note.fill("note", "phoned the shopper").submit(client).location == page
+
+    resolve = _form(client, "/staff/review", f"{page}/resolve")
+    assert resolve.names() == {"csrf_token", "reason", "back", "note"}
+    assert resolve.fill("note", "kept it").submit(client).location == "/staff/review"
+
+    manual = _form(client, page, f"{page}/manual-refund")
+    assert manual.names() == {"csrf_token", "amount"}
+    asked = manual.submit(client)
+    confirm = [read_form(el) for el in parse(asked.data).find_all("form")]
+    [confirm] = [f for f in confirm if f.action == f"{page}/manual-refund/confirm"]
+    assert confirm.fill("reason", "sent back, tx ab12").submit(client).location == page
+    with site.app_context():
+        row = payment(ref)
+        assert not row.needs_review and row.status == PaymentStatus.REFUNDED
+        kinds = [e.kind for e in row.events]
+        assert {"note", "resolved", "refund"} <= set(kinds)
