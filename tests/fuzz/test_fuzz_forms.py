@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checkout.extensions import db
-from checkout.models import StaffUser
+from checkout.models import StaffRole, StaffUser
 from tests.blueprints.html_helpers import Form, parse, read_form
 from tests.conftest import Sandbox
 from tests.fuzz.kit import FUZZ, NASTY_NUMBERS, assert_answered, nasty_text, snapshot
@@ -66,7 +66,7 @@ def test_checkout_post(app: Flask, client: FlaskClient, make_product, values) ->
 @pytest.fixture
 def staff(app: Flask) -> str:
     with app.app_context():
-        user = StaffUser(email="agent@tollgate.test")
+        user = StaffUser(email="agent@tollgate.test", role=StaffRole.ADMIN)  # refunds
         user.set_password(PASSWORD)
         db.session.add(user)
         db.session.commit()
