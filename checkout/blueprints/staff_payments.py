@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..gateways import registry
-from ..models import Product, SweepRun
+from ..models import AuditEntry, Product, SweepRun
 from ..money import to_decimal_str
 from ..payments import staff_queries as queries
 from ..states import PaymentStatus
@@ -29,6 +29,8 @@ from .staff_nav import status_words
 log = logging.getLogger(__name__)
 
 SWEEP_RUNS = 100
+#: Most audit entries the payment page lists (a payment with more has a story for /staff/audit).
+ACTIONS_SHOWN = 100
 CSV_HEADER = (
     "payment_ref",
     "order_ref",
@@ -74,6 +76,18 @@ def sweeps() -> str:
     """The newest sweep runs: when, what started them, what they found, how long they took."""
     runs = list(db.session.scalars(select(SweepRun).order_by(SweepRun.id.desc()).limit(SWEEP_RUNS)))
     return render_template("staff/sweeps.html", runs=runs, capped=len(runs) == SWEEP_RUNS)
+
+
+@bp.app_template_global("staff_actions_on")
+def actions_on(ref: str) -> list[AuditEntry]:
+    """The audit log's entries about payment `ref`, newest first, for its page."""
+    statement = (
+        select(AuditEntry)
+        .where(AuditEntry.target == ref)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(ACTIONS_SHOWN)
+    )
+    return list(db.session.scalars(statement))
 
 
 def _given() -> dict[str, str]:

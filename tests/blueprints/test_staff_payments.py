@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from checkout.extensions import db
-from checkout.models import Payment, StaffRole, StaffUser, SweepRun
+from checkout.models import AuditEntry, Payment, StaffRole, StaffUser, SweepRun
 from checkout.payments import staff_queries
 from checkout.states import PaymentStatus
 from tests.blueprints.html_helpers import Form, parse, read_form
@@ -409,3 +409,55 @@ def test_the_list_and_export_need_a_login(client: FlaskClient) -> None:
     for path in ("/staff/payments", "/staff/payments.csv", "/staff/sweeps"):
         answer = client.get(path)
         assert answer.status_code == 302 and answer.headers["Location"].startswith("/staff/login")
+
+
+def test_the_payment_page_lists_the_orders_payments_and_staff_actions(
+    app: Flask, support_client: FlaskClient, make_payment: Any
+) -> None:
+    with app.app_context():
+        first = make_payment(gateway="stripe", status=PaymentStatus.FAILED)
+        second = Payment(
+            order_id=first.order_id,
+            gateway="coinpayments",
+            amount=1250,
+            currency="USD",
+            status=PaymentStatus.COMPLETED,
+            refunded_amount=250,
+        )
+        db.session.add(second)
+        db.session.flush()
+        first.order.paid_by_payment_id = second.id
+        db.session.add_all(
+            [
+                AuditEntry(
+                    staff_email="admin@tollgate.test",
+                    action="refund",
+                    target=second.ref,
+                    ip="10.0.0.9",
+                    details={"amount": "2.50 USD"},
+                    at=DAY,
+                ),
+                AuditEntry(staff_email="support@tollgate.test", action="note", target=first.ref),
+            ]
+        )
+        db.session.commit()
+        refs = first.ref, second.ref
+    page = parse(support_client.get(f"/staff/payments/{refs[1]}").data)
+    table = page.find("table", data_testid="order-payments")
+    rows = {tr.get("data-ref"): tr.text for tr in table.find_all("tr")[1:]}
+    assert list(rows) == list(refs)
+    assert "Failed" in rows[refs[0]] and "Stripe" in rows[refs[0]]
+    assert "(this one)" in rows[refs[1]] and "paid the order" in rows[refs[1]]
+    assert "2.50 USD" in rows[refs[1]] and "Paid" in rows[refs[1]]
+    assert table.find("a").get("href") == f"/staff/payments/{refs[0]}"
+    actions = page.find("table", data_testid="staff-actions")
+    [entry] = [[td.text for td in tr.find_all("td")] for tr in actions.find_all("tr")[1:]]
+    assert entry == [
+        "2026-03-10 12:00:00",
+        "admin@tollgate.test",
+        "refund",
+        "10.0.0.9",
+        "amount: 2.50 USD",
+    ]
+    heading = page.find("h2", id="facts").text
+    assert "coinpayments" not in heading  # the registry's label, not the plugin name
