@@ -26,6 +26,7 @@ def _no_notifications(sandbox: Sandbox) -> None:
 
 @pytest.fixture
 def staff(app: Flask) -> str:
+    """An admin: these tests refund (support staff are refused refunds, test_staff_audit.py)."""
     with app.app_context():
         user = StaffUser(email="agent@tollgate.test", role=StaffRole.ADMIN)
         user.set_password(PASSWORD)
