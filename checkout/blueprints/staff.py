@@ -314,8 +314,10 @@ def register(app: Flask) -> None:
     login_manager.session_protection = "strong"
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE"))
-    from . import (  # noqa: F401  (routes register on import)
+    from . import (  # noqa: F401  (routes and layout register on import)
         staff_audit_log,
+        staff_nav,
+        staff_payments,
         staff_refunds,
         staff_review,
         staff_users,

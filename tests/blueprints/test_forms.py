@@ -106,6 +106,7 @@ def test_every_form_in_the_templates_is_audited_here() -> None:
         "staff/login.html": 1,
         "staff/users.html": 4,  # add, change role, deactivate, reactivate (test_staff_users.py)
         "staff/audit.html": 1,  # the audit log's filters (test_staff_audit.py)
+        "staff/payments.html": 1,  # the list's filters (test_staff_payments.py submits it)
         # refresh, and retry a dead fulfilment job (test_staff_fulfilment.py posts it)
         "staff/payment.html": 2,
         "staff/_refund.html": 2,  # refund, record a manual refund (test_staff_refunds.py)
