@@ -164,3 +164,33 @@ def test_a_decision_cannot_be_changed_after_it_is_made() -> None:
 
 def test_the_kind_is_written_as_the_words_the_timeline_always_used() -> None:
     assert [kind.value for kind in DecisionKind] == ["none", "transition", "review", "refused"]
+
+
+def _mismatch(amount: int) -> str:
+    return f"gateway holds {Money(amount, 'USD')}, payment is for 12.50 USD: amount mismatch"
+
+
+DISPUTED = "disputed at the issuer"
+
+
+@pytest.mark.parametrize(
+    ("resolved_reason", "observation", "flags"),
+    [
+        (DISPUTED, Observation(S.PENDING, "0", review=DISPUTED), False),  # seen again
+        (_mismatch(1000), paid(1000), False),  # the same mismatch, as every sweep sees it
+        (DISPUTED, Observation(S.PENDING, "0", review="refunded 2.00 USD at the gateway"), True),
+        (_mismatch(1000), paid(900), True),  # a different mismatch is news
+    ],
+)
+def test_a_resolved_flag_comes_back_only_for_a_new_reason(
+    resolved_reason: str, observation: Observation, flags: bool
+) -> None:
+    """Staff resolve by clearing needs_review and keeping the reason (payments.review): the
+    reason a sweep keeps seeing does not refill the queue, a new one flags the payment again."""
+    resolved = payment(S.PENDING)
+    resolved.needs_review, resolved.review_reason = False, resolved_reason
+    decision = decide(resolved, observation, order_paid_by=None, now=NOW)
+    assert (decision.kind == DecisionKind.REVIEW) is flags
+    assert decision.values.get("needs_review", False) is flags
+    if flags:
+        assert decision.values["review_reason"] != resolved_reason
