@@ -69,7 +69,8 @@ def resolve(ref: str) -> Response:
         db.session.rollback()
         flash(str(exc), "alert")
         return redirect(back, 303)
-    record("resolve", ref, reason=found.review_reason, note=request.form.get("note", "").strip())
+    note = request.form.get("note", "").strip()[: review.NOTE_CHARS]
+    record("resolve", ref, reason=found.review_reason, note=note)
     flash(f"Payment {ref}: review resolved.", "notice")
     return redirect(back, 303)
 
