@@ -13,6 +13,7 @@ import logging
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter
@@ -40,6 +41,7 @@ def review_queue() -> str:
         db.session.scalars(
             select(Payment)
             .where(flagged)
+            .options(selectinload(Payment.order))  # the shopper's e-mail on each row
             .order_by(Payment.created_at.asc(), Payment.id.asc())
             .limit(QUEUE_LIMIT)
         )
