@@ -30,10 +30,10 @@ class NavItem:
 NAV = (
     ("Dashboard", "staff.index", False),
     ("Payments", "staff.payments", False),
-    ("Review queue", "staff.review", False),
+    ("Review queue", "staff.review_queue", False),
     ("Fulfilment", "staff.fulfilment", False),
     ("Sweeps", "staff.sweeps", False),
-    ("Audit log", "staff.audit", False),
+    ("Audit log", "staff.audit", True),
     ("Staff users", "staff.users", True),
 )
 

@@ -377,10 +377,32 @@ def test_the_staff_layout_has_its_own_navigation(support_client: FlaskClient) ->
     links = {a.text: a.get("href") for a in nav.find_all("a")}
     assert links["Payments"] == "/staff/payments" and links["Sweeps"] == "/staff/sweeps"
     assert links["Fulfilment"] == "/staff/fulfilment" and links["Dashboard"] == "/staff/"
-    assert "Staff users" not in links  # admins only
+    assert links["Review queue"] == "/staff/review"
+    assert "Staff users" not in links and "Audit log" not in links  # admins only
     assert nav.find("a", aria_current="page").text == "Payments"
     assert page.find("nav", aria_label="Main") is None  # the shopper's navigation
     assert "support@tollgate.test" in page.find(data_testid="signed-in").text
+
+
+def test_admins_also_see_staff_users_and_the_audit_log(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        user = StaffUser(email="admin@tollgate.test", role=StaffRole.ADMIN)
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+    login(client, "admin@tollgate.test")
+    nav = parse(client.get("/staff/sweeps").data).find("nav", aria_label="Staff")
+    assert [a.text for a in nav.find_all("a")] == [
+        "Dashboard",
+        "Payments",
+        "Review queue",
+        "Fulfilment",
+        "Sweeps",
+        "Audit log",
+        "Staff users",
+    ]
+    for link in nav.find_all("a"):
+        assert client.get(link.get("href")).status_code == 200, link.get("href")
 
 
 def test_the_sweeps_page_lists_runs_newest_first(app: Flask, support_client: FlaskClient) -> None:
