@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from checkout.extensions import db
 from checkout.fulfilment.jobs import JobKind, new_job
 from checkout.models import (
+    AuditEntry,
     JobState,
     Order,
     OrderStatus,
@@ -159,6 +160,9 @@ def test_retry_a_dead_job_queues_it_and_notes_who_did(
     )
     [event] = db.session.scalars(db.select(PaymentEvent).filter_by(payment_id=payment.id))
     assert event.source == "staff"
+    [audit] = db.session.scalars(db.select(AuditEntry).filter_by(action="job_retry"))
+    assert (audit.staff_email, audit.target) == (EMAIL, payment.ref)
+    assert audit.details == {"job": job.id, "kind": "issue_esim", "attempts": 1}
 
     after = _page(staff_client, f"/staff/payments/{payment.ref}")
     assert "The issue_esim job is queued again." in after.text
