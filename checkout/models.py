@@ -112,8 +112,14 @@ class Payment(db.Model):
     """One attempt to pay one order through one gateway."""
 
     __tablename__ = "payments"
-    # the sweep pages through one gateway's open payments in id order
-    __table_args__ = (Index("ix_payments_sweep", "gateway", "status", "id"),)
+    __table_args__ = (
+        # the sweep pages through one gateway's open payments in id order
+        Index("ix_payments_sweep", "gateway", "status", "id"),
+        # the staff list's keyset pages (newest first, by amount) and the dashboard's paid days
+        Index("ix_payments_created_id", "created_at", "id"),
+        Index("ix_payments_amount_id", "amount", "id"),
+        Index("ix_payments_completed", "completed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(40), unique=True, default=lambda: new_ref("pay"))
