@@ -1,4 +1,4 @@
-"""Helpers shared by the staff console's modules: the role check.
+"""Helpers shared by the staff console's modules: the role check (a refusal is audited too).
 
 Roles are ordered: an admin may do everything a support user may, and more (refunds, manual
 refunds, staff users). A route that needs more than the user has answers 403 with the staff
@@ -16,6 +16,7 @@ from flask import render_template, request
 from flask_login import current_user
 
 from ..models import StaffRole
+from .staff_audit import record
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def requires(role: str) -> Callable[[F], F]:
                 request.path,
                 role,
             )
+            record("refused", request.path, method=request.method, needs=role)
             page = render_template("staff/403.html", needed=ROLE_WORDS.get(role, role))
             return page, 403
 

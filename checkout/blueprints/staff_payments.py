@@ -24,6 +24,7 @@ from ..money import to_decimal_str
 from ..payments import staff_queries as queries
 from ..states import PaymentStatus
 from .staff import bp
+from .staff_audit import record
 from .staff_nav import status_words
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def payments_csv() -> Response:
     except queries.FilterError as exc:
         return Response("\n".join(exc.messages) + "\n", 400, mimetype="text/plain")
     log.info("staff %s exported payments (%s)", current_user.email, wanted.args)
+    record("export", "payments.csv", filters=wanted.args)
     response = Response(stream_with_context(_csv_lines(wanted)), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="payments.csv"'
     return response

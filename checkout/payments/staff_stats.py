@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import Date, Integer, and_, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..extensions import db
@@ -104,10 +104,11 @@ def _is_pg() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _day(column: Any) -> ColumnElement[str]:
-    """The column's UTC day as 'YYYY-MM-DD' text."""
+def _day(column: Any) -> ColumnElement[Any]:
+    """The column's UTC day: a date on PostgreSQL (a cast is far cheaper per row than
+    formatting text), 'YYYY-MM-DD' text on SQLite."""
     if _is_pg():
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+        return cast(func.timezone("UTC", column), Date)
     return func.strftime("%Y-%m-%d", column)
 
 
@@ -117,8 +118,8 @@ def _seconds(later: Any, earlier: Any) -> ColumnElement[Any]:
     return (func.julianday(later) - func.julianday(earlier)) * 86400
 
 
-def _as_date(text: str) -> date:
-    return date.fromisoformat(text)
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def payments_per_day(window: Window) -> dict[tuple[date, str], int]:

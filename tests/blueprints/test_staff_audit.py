@@ -120,6 +120,8 @@ def test_support_is_refused_both_refund_steps_and_nothing_moves(
     assert refused.status_code == 403
     assert money_state(app, ref) == before
     assert not [row for row in audit_rows(app) if row[1] == "refund"]
+    refusals = [row for row in audit_rows(app) if row[1] == "refused"]
+    assert [row[2] for row in refusals] == [f"{page}/refund", f"{page}/refund/confirm"]
 
 
 def test_support_is_refused_a_manual_refund(

@@ -349,6 +349,10 @@ def test_the_csv_streams_exactly_the_filtered_rows(
     if "pi_BBB" in [line["gateway_reference"] for line in lines]:
         bob = next(line for line in lines if line["gateway_reference"] == "pi_BBB")
         assert (bob["amount"], bob["refunded"], bob["needs_review"]) == ("12.50", "5.00", "yes")
+    exports = db.session.scalars(db.select(AuditEntry).filter_by(action="export")).all()
+    assert [(e.staff_email, e.target) for e in exports] == [
+        ("support@tollgate.test", "payments.csv")
+    ]
 
 
 def test_csv_cells_never_run_as_spreadsheet_formulas(
