@@ -42,6 +42,11 @@ def _nice_max(value: int) -> int:
         step *= 10
 
 
+def _steps(top: int) -> int:
+    """Grid intervals that land on whole numbers: the axis counts things, so never "0, 0, 1"."""
+    return top if top <= 5 else 5  # a nice top over 5 is 10, 20, 50 ...: a multiple of 5
+
+
 def _text(x: float, y: float, body: str, anchor: str = "middle", extra: str = "") -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" fill="{TEXT}" font-size="12" '
@@ -93,9 +98,10 @@ def bars(
     bar_w = max(slot * 0.7, 1.0)
     every = max(1, -(-len(categories) // 10))  # at most about ten labels on the x axis
     body: list[str] = []
-    for tick in range(5):
-        value = top * tick // 4
-        y = TOP + plot_h - plot_h * tick / 4
+    steps = _steps(top)
+    for tick in range(steps + 1):
+        value = top * tick // steps
+        y = TOP + plot_h - plot_h * tick / steps
         body.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="{GRID}"/>'
         )
