@@ -10,7 +10,7 @@ from typing import Any
 from dotenv import load_dotenv
 from flask import Blueprint, Flask
 
-from . import hostile_input, security
+from . import hostile_input, observability, security
 from .config import CONFIGS, DEV_SECRET_KEY, load_environment
 from .extensions import csrf, db, limiter, login_manager, memory_storage_problem, migrate
 from .gateways.registry import apply_sandbox, install_settings, plugins
@@ -28,6 +28,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     name = config_name or os.environ.get("TOLLGATE_ENV", "development")
     _load_config(app, name, overrides or {})
     _configure_logging(app)
+    observability.install(app, production=name == "production")  # request id first
     hostile_input.install(app)  # before CSRF and every view: refuses NULs, escapes log lines
 
     db.init_app(app)

@@ -49,6 +49,8 @@ class Config:
     ESIM_PROVIDER_TIMEOUT = 15.0  # seconds to wait for an answer before retrying later
 
     SCHEDULER_ENABLED = False
+    # /readyz answers 503, not a warning, when no sweep ran lately (docs/operations.md)
+    READYZ_REQUIRE_SCHEDULER = False
     SWEEP_INTERVAL_SECONDS = 60
     SWEEP_WINDOW_HOURS = 48
     SWEEP_GRACE_SECONDS = 300

@@ -39,6 +39,7 @@ from ..extensions import db, limiter, login_manager
 from ..fulfilment import outbox
 from ..models import Order, OutboxJob, Payment, PaymentEvent, StaffUser
 from ..money import Money
+from ..observability import in_payment
 from ..payments.refunds import refundable
 from ..payments.service import ConcurrencyError, Source, add_note, refresh
 from ..payments.states import WORDS, PaymentStatus
@@ -282,6 +283,7 @@ def _payment_or_404(ref: str) -> Payment:
     found = db.session.scalar(select(Payment).filter_by(ref=ref))
     if found is None:
         abort(404)
+    in_payment(found.ref, found.gateway)
     return found
 
 

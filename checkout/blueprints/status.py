@@ -31,6 +31,7 @@ from ..fulfilment import qr
 from ..gateways.registry import get_gateway, option_for, plugin_for
 from ..models import OrderStatus, Payment, PaymentEvent, utcnow
 from ..money import Money, MoneyError
+from ..observability import in_payment
 from ..payments.service import Source, add_note, claim_check, refresh
 from ..payments.states import WORDS, PaymentStatus, ReviewKind, is_final, review_words
 from . import fulfilment_view
@@ -316,6 +317,7 @@ def _payment_or_404(ref: str) -> Payment:
     payment = db.session.scalar(db.select(Payment).filter_by(ref=ref))
     if payment is None:
         abort(404)
+    in_payment(payment.ref, payment.gateway)
     return payment
 
 

@@ -20,6 +20,7 @@ from ..gateways.base import InboundNotification, InvalidNotification
 from ..gateways.registry import get_gateway
 from ..hostile_input import unstorable
 from ..models import Notification, Payment
+from ..observability import in_payment
 from .service import Source, record_observation, refresh
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def _process(gateway_name: str, inbound: InboundNotification, row: Notification)
             inbound.gateway_reference,
         )
         return _finish(row, "unknown_payment", None)
+    in_payment(payment.ref, payment.gateway)
     if inbound.observation is not None:
         record_observation(payment, inbound.observation, Source.IPN)
     else:
