@@ -56,21 +56,7 @@ def refund(ref: str) -> Response | str:
 @requires(StaffRole.ADMIN)
 def refund_confirm(ref: str) -> Response | tuple[str, int]:
     """Step two: the confirmed amount and the reason; the gateway is asked to refund."""
-    found = _payment_or_404(ref)
-    amount, reason = _confirmed(found)
-    if amount is None or not reason:
-        return _again(found, amount, manual=False)
-    try:
-        outcome = refund_payment(found, amount, staff=current_user.email, reason=reason)
-    except RefundRefused as exc:
-        flash(str(exc), "alert")
-        return redirect(url_for("staff.payment", ref=ref), 303)
-    record("refund", ref, amount=outcome.amount, reference=outcome.refund_reference, reason=reason)
-    message = f"Refunded {outcome.amount} ({outcome.refund_reference}, {outcome.gateway_status})."
-    if outcome.fully_refunded:
-        message += " The payment is now Refunded."
-    flash(message, "notice")
-    return redirect(url_for("staff.payment", ref=ref), 303)
+    return _book(_payment_or_404(ref), manual=False)
 
 
 @bp.post("/payments/<ref>/manual-refund")
@@ -86,21 +72,34 @@ def manual_refund(ref: str) -> Response | str:
 @requires(StaffRole.ADMIN)
 def manual_refund_confirm(ref: str) -> Response | tuple[str, int]:
     """Step two: book the refund and its note; no gateway is called."""
-    found = _payment_or_404(ref)
-    amount, note = _confirmed(found)
-    if amount is None or not note:
-        return _again(found, amount, manual=True)
+    return _book(_payment_or_404(ref), manual=True)
+
+
+def _book(found: Payment, *, manual: bool) -> Response | tuple[str, int]:
+    """Move (or, sent by hand, only book) the confirmed refund, then audit and say so."""
+    amount, reason = _confirmed(found)
+    if amount is None or not reason:
+        return _again(found, amount, manual=manual)
+    staff = current_user.email
     try:
-        outcome = record_manual_refund(found, amount, staff=current_user.email, note=note)
+        if manual:
+            outcome = record_manual_refund(found, amount, staff=staff, note=reason)
+        else:
+            outcome = refund_payment(found, amount, staff=staff, reason=reason)
     except RefundRefused as exc:
         flash(str(exc), "alert")
-        return redirect(url_for("staff.payment", ref=ref), 303)
-    record("manual_refund", ref, amount=outcome.amount, note=note)
-    message = f"Recorded a manual refund of {outcome.amount}."
+        return redirect(url_for("staff.payment", ref=found.ref), 303)
+    if manual:
+        record("manual_refund", found.ref, amount=outcome.amount, note=reason)
+        message = f"Recorded a manual refund of {outcome.amount}."
+    else:
+        reference = outcome.refund_reference
+        record("refund", found.ref, amount=outcome.amount, reference=reference, reason=reason)
+        message = f"Refunded {outcome.amount} ({reference}, {outcome.gateway_status})."
     if outcome.fully_refunded:
         message += " The payment is now Refunded."
     flash(message, "notice")
-    return redirect(url_for("staff.payment", ref=ref), 303)
+    return redirect(url_for("staff.payment", ref=found.ref), 303)
 
 
 def _ask(found: Payment, *, manual: bool) -> Response | str:
