@@ -18,10 +18,11 @@ import requests
 
 from checkout.extensions import db
 from checkout.gateways.copyandpay import settings as demo
-from checkout.models import Notification, Order, Payment, PaymentEvent
+from checkout.models import Notification, Order, Payment
 from checkout.payments.states import PaymentStatus
 from checkout.sandbox.copyandpay.notify import seal
 from tests.blueprints.html_helpers import Element, parse, read_form
+from tests.blueprints.return_helpers import come_back, events, notes, reload, transitions
 
 S = PaymentStatus
 APPROVED = "4200000000000000"
@@ -81,33 +82,6 @@ def pay(client, payment: Payment, card: str, sandbox) -> str:
     assert response.status_code == 302, response.text
     target = urlsplit(response.headers["Location"])
     return f"{target.path}?{target.query}"
-
-
-def come_back(client, path: str, payment: Payment) -> Payment:
-    response = client.get(path)
-    assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/status/{payment.ref}")
-    return reload(payment)
-
-
-def reload(payment: Payment) -> Payment:
-    db.session.expire_all()
-    return db.session.get(Payment, payment.id)
-
-
-def events(payment: Payment) -> list[PaymentEvent]:
-    db.session.expire_all()
-    return db.session.scalars(
-        db.select(PaymentEvent).filter_by(payment_id=payment.id).order_by(PaymentEvent.id)
-    ).all()
-
-
-def notes(payment: Payment) -> list[str]:
-    return [e.message for e in events(payment) if e.kind == "note"]
-
-
-def transitions(payment: Payment) -> list[str]:
-    return [e.source for e in events(payment) if e.kind == "transition"]
 
 
 def notifications() -> list[Notification]:

@@ -17,11 +17,12 @@ import pytest
 import requests
 
 from checkout.extensions import db
-from checkout.models import Notification, Order, Payment, PaymentEvent
+from checkout.models import Notification, Order, Payment
 from checkout.payments.service import Source, refresh
 from checkout.payments.states import PaymentStatus
 from checkout.sandbox import credentials
 from tests.blueprints.html_helpers import parse, read_form
+from tests.blueprints.return_helpers import come_back, events, notes, reload
 
 S = PaymentStatus
 APPROVED = "5123450000000008"
@@ -57,29 +58,6 @@ def pay(payment: Payment, card: str) -> str:
     assert response.status_code == 302, response.text
     target = urlsplit(response.headers["Location"])
     return f"{target.path}?{target.query}" if target.query else target.path
-
-
-def come_back(client, path: str, payment: Payment) -> Payment:
-    response = client.get(path)
-    assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/status/{payment.ref}")
-    return reload(payment)
-
-
-def reload(payment: Payment) -> Payment:
-    db.session.expire_all()
-    return db.session.get(Payment, payment.id)
-
-
-def events(payment: Payment) -> list[PaymentEvent]:
-    db.session.expire_all()
-    return db.session.scalars(
-        db.select(PaymentEvent).filter_by(payment_id=payment.id).order_by(PaymentEvent.id)
-    ).all()
-
-
-def notes(payment: Payment) -> list[str]:
-    return [e.message for e in events(payment) if e.kind == "note"]
 
 
 def notifications() -> list[Notification]:
