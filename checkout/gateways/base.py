@@ -7,6 +7,8 @@ write to the database: `payments.service` owns every transition.
 Errors are split by what the caller must do:
 - `GatewayUnavailable`: transient (timeout, connection refused, 5xx, malformed JSON, busy). The
   payment stays as it is and the next check is backed off. Never a payment failure.
+  `GatewayRateLimited` (a 429, with the gateway's Retry-After) is the transient case that means
+  "slow down": the sweep pauses that gateway instead of counting an error.
 - `GatewayConfigError`: our side is wrong (401, unknown merchant, missing setting). Logged for
   staff, never a payment failure either.
 - `GatewayRejected`: the gateway understood and refused this request (validation error on
@@ -28,6 +30,7 @@ from .currency import CurrencyRules
 from .errors import (
     GatewayConfigError,
     GatewayError,
+    GatewayRateLimited,
     GatewayRejected,
     GatewayUnavailable,
     InvalidNotification,
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [  # the errors are part of the contract every gateway and the core import from here
     "GatewayConfigError",
     "GatewayError",
+    "GatewayRateLimited",
     "GatewayRejected",
     "GatewayUnavailable",
     "InvalidNotification",
