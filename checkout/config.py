@@ -90,6 +90,16 @@ class Config:
     SMTP_TIMEOUT = 10.0  # seconds to connect and for each answer; a slow server is retried later
     MAIL_FROM = "Tollgate <receipts@tollgate.test>"
 
+    # The gateway circuit breaker on the checkout selector (docs/circuit-breaker.md). It opens
+    # after BREAKER_FAILURES transient create failures in a row (0: never), or when more than
+    # BREAKER_ERROR_PERCENT of at least BREAKER_MIN_CALLS creates (0: never) in a window failed.
+    BREAKER_FAILURES = 5
+    BREAKER_ERROR_PERCENT = 50
+    BREAKER_MIN_CALLS = 10
+    BREAKER_WINDOW_SECONDS = 60
+    BREAKER_COOLDOWN_SECONDS = 30  # refused this long, then one probe create is let through
+    BREAKER_PROBE_LEASE_SECONDS = 60  # a probe not heard back from by then is given up
+
 
 class DevelopmentConfig(Config):
     SCHEDULER_ENABLED = True
@@ -103,6 +113,10 @@ class TestingConfig(Config):
     # delivered before the paying call returns, so tests read the result without waiting
     # (docs/fulfilment.md); tests/fulfilment/test_worker.py covers the thread mode
     OUTBOX_KICK = "inline"
+    # the breaker never opens by itself, so a test that takes a gateway down meets the gateway's
+    # own error on every attempt it makes; breaker tests set their thresholds (circuit-breaker.md)
+    BREAKER_FAILURES = 0
+    BREAKER_MIN_CALLS = 0
 
 
 class ProductionConfig(Config):

@@ -315,3 +315,39 @@ class AuditEntry(db.Model):
     target: Mapped[str | None] = mapped_column(String(254))  # a payment ref, a staff e-mail
     ip: Mapped[str | None] = mapped_column(String(45))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class BreakerState:
+    CLOSED = "closed"  # creates go through; outcomes are counted
+    OPEN = "open"  # refused until open_until; then one probe at a time (half-open)
+
+
+class Forced:
+    ON = "on"  # offered whatever the breaker says
+    OFF = "off"  # not offered; forced_reason is shown to shoppers
+
+
+class GatewayBreaker(db.Model):
+    """One gateway's circuit breaker, shared by every worker through the database.
+
+    Written only with conditional UPDATEs (payments/breaker.py), so concurrent workers count
+    every outcome and exactly one of them claims the half-open probe. No row means closed and
+    not forced: rows are created on the first outcome or staff override.
+    """
+
+    __tablename__ = "gateway_breakers"
+
+    gateway: Mapped[str] = mapped_column(String(20), primary_key=True)  # registry name
+    state: Mapped[str] = mapped_column(String(8), default=BreakerState.CLOSED)  # a BreakerState
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)  # transient, in a row
+    window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # current window
+    window_calls: Mapped[int] = mapped_column(Integer, default=0)  # counted creates in it
+    window_failures: Mapped[int] = mapped_column(Integer, default=0)  # transient failures in it
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it last opened
+    open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # end of the cool-down
+    probe_token: Mapped[str | None] = mapped_column(String(64))  # the probe's attempt token
+    probe_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the probe's lease
+    forced: Mapped[str | None] = mapped_column(String(3))  # a Forced value, or automatic
+    forced_reason: Mapped[str | None] = mapped_column(String(200))  # why, in staff's words
+    forced_by: Mapped[str | None] = mapped_column(String(254))  # staff e-mail
+    forced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

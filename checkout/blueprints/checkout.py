@@ -22,8 +22,9 @@ from wtforms.validators import InputRequired, Length, Regexp, StopValidation, Va
 
 from ..extensions import db
 from ..gateways.base import GatewayConfigError, GatewayError, GatewayUnavailable
-from ..gateways.registry import GatewayOption, gateway_options, option_for, plugin_for
+from ..gateways.registry import GatewayOption, gateway_options, plugin_for
 from ..models import Order, OrderStatus, Payment, Product, utcnow
+from ..payments import breaker
 from ..payments.service import Source, start_payment
 from ..payments.states import WORDS, PaymentStatus
 from ..security import allow_gateway_page
@@ -117,7 +118,8 @@ def launch(ref: str) -> Response | str:
 
 def _checkout(product: Product, order: Order | None) -> Response | str | tuple[str, int]:
     total = order.money if order is not None else product.money
-    options = gateway_options(current_app.config, total)
+    offer = breaker.offer(gateway_options(current_app.config, total))  # one query
+    options = offer.options
     form: PayForm = CheckoutForm() if order is None else PayForm()
     form.gateway.choices = [(o.name, o.label) for o in options]
     if not form.is_submitted():
@@ -127,7 +129,9 @@ def _checkout(product: Product, order: Order | None) -> Response | str | tuple[s
     if not form.validate():
         return _render(product, order, form, options, status=400)
 
-    option = option_for(form.gateway.data, current_app.config, total)
+    # a gateway the breaker took off the selector is refused here too, before anything is
+    # created; half-open, this claims the one probe
+    option = offer.claim(form.gateway.data, form.attempt.data)
     if option is None or not option.enabled:
         log.warning(
             "checkout refused gateway %r: %s",

@@ -28,6 +28,7 @@ from ..fulfilment.jobs import JobKind, new_job
 from ..gateways.base import CheckoutSession, Gateway, GatewayError, Observation, ReturnUrls
 from ..gateways.registry import get_gateway
 from ..models import Order, OrderStatus, Payment, utcnow
+from . import breaker
 from .decision import Decision, DecisionKind, decide, order_taken
 from .events import fact_event, payment_event
 from .schedule import backoff_delay
@@ -250,18 +251,22 @@ def open_checkout(payment: Payment, urls: ReturnUrls) -> None:
     """Call the gateway's create and move the payment CREATED -> PENDING with its session.
 
     The deadline the gateway is given is decided here once and stored first, so a retried
-    create (same idempotency key) sends exactly the parameters of the first.
+    create (same idempotency key) sends exactly the parameters of the first. The outcome is
+    counted by the gateway's circuit breaker (payments/breaker.py).
     """
     gateway = get_gateway(payment.gateway)
+    name, attempt = payment.gateway, payment.attempt_token
     _decide_deadline(payment, gateway)
     try:
         session = gateway.create_checkout(payment, urls)
     except GatewayError as exc:
         record_error(payment, exc, Source.CREATE)
+        breaker.record(name, breaker.result_of(exc), attempt)
         raise
     values = checkout_values(payment, session)
     db.session.execute(update(Payment).where(Payment.id == payment.id).values(**values))
     db.session.commit()
+    breaker.record(name, breaker.Result.OK, attempt)
     log.info(
         "payment %s: %s checkout opened as %s",
         payment.ref,
