@@ -1,0 +1,106 @@
+"""Thousands of due payments, quickly: for the two-sweeper test and bench/sweep.py.
+
+Per gateway one checkout is opened for real (the production client, over HTTP, at the
+sandbox); the rest are copies of it: the emulator's record copied under fresh ids
+(`checkout.sandbox.copies`) and our order and payment rows inserted in bulk with the original's
+values, each with its own refs. Every copy is PENDING and due now, so a sweep looks each up once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import insert, inspect, select, update
+
+from checkout.extensions import db
+from checkout.models import Order, Payment, new_ref
+from checkout.sandbox.copies import copy_checkout
+from tests.reconciliation import open_payments
+
+_FRESH = {"id", "ref", "order_id", "attempt_token", "gateway_reference", "version"}
+_CHUNK = 2000
+
+
+def seed_due(app: Flask, sandbox_app: Flask, gateway: str, n: int) -> list[str]:
+    """`n` due PENDING payments of `gateway`, each with its own checkout at the sandbox; refs."""
+    [first] = open_payments(app, gateway, 1)
+    refs = [first]
+    with app.app_context():
+        template = db.session.scalar(select(Payment).filter_by(ref=first))
+        assert template is not None and template.gateway_reference, first
+        order = db.session.get(Order, template.order_id)
+        assert order is not None
+        values = _column_values(template)
+        old = (template.gateway_reference, template.ref)
+        for start in range(1, n, _CHUNK):
+            size = min(_CHUNK, n - start)
+            order_ids = db.session.scalars(
+                insert(Order).returning(Order.id),
+                [
+                    {
+                        "product_id": order.product_id,
+                        "email": order.email,
+                        "amount": order.amount,
+                        "currency": order.currency,
+                    }
+                    for _ in range(size)
+                ],
+            ).all()
+            rows = [_copy(sandbox_app, gateway, values, old, order_id) for order_id in order_ids]
+            db.session.execute(insert(Payment), rows)
+            refs.extend(row["ref"] for row in rows)
+            db.session.commit()
+        db.session.execute(update(Payment).filter_by(ref=first).values(next_check_at=None))
+        db.session.commit()
+    return refs
+
+
+def lookup_keys(app: Flask, refs: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Payment ref -> (gateway, the key `checkout.sandbox.traffic` counts its look-ups under).
+
+    MPGS's Retrieve Order is by our ref; every other gateway is looked up by its own reference.
+    """
+    wanted = set(refs)
+    with app.app_context():
+        rows = db.session.execute(
+            select(Payment.ref, Payment.gateway, Payment.gateway_reference)
+        ).all()
+    return {
+        row.ref: (row.gateway, row.ref if row.gateway == "mpgs" else row.gateway_reference)
+        for row in rows
+        if row.ref in wanted
+    }
+
+
+def _column_values(payment: Payment) -> dict[str, Any]:
+    return {
+        attr.key: getattr(payment, attr.key)
+        for attr in inspect(Payment).column_attrs
+        if attr.key not in _FRESH
+    }
+
+
+def _copy(
+    sandbox_app: Flask, gateway: str, values: dict[str, Any], old: tuple[str, str], order_id: int
+) -> dict[str, Any]:
+    ref = new_ref("pay")
+    reference = copy_checkout(sandbox_app, gateway, old[0], ref)
+    swaps = {old[0]: reference, old[1]: ref}
+    row = {key: _swapped(value, swaps) for key, value in values.items()}
+    row.update(ref=ref, order_id=order_id, gateway_reference=reference, next_check_at=None)
+    return row
+
+
+def _swapped(value: Any, swaps: dict[str, str]) -> Any:
+    """`value` with the original's ids replaced by the copy's, in strings, dicts and lists."""
+    if isinstance(value, str):
+        for before, after in swaps.items():
+            value = value.replace(before, after)
+        return value
+    if isinstance(value, dict):
+        return {key: _swapped(item, swaps) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_swapped(item, swaps) for item in value]
+    return value
