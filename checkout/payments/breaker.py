@@ -128,6 +128,7 @@ class Offer:
     """
 
     def __init__(self, options: list[GatewayOption], rows: dict[str, GatewayBreaker]) -> None:
+        self._configured = {option.name: option for option in options}
         self._rows = rows
         self._now = utcnow()
         self.options = [self._apply(option) for option in options]
@@ -135,20 +136,25 @@ class Offer:
     def claim(self, name: str, attempt_token: str) -> GatewayOption | None:
         """The option a checkout POST for `name` may use: enabled only if it may create now.
 
-        Half-open, the attempt must claim the probe first; when another attempt holds it, the
-        option comes back disabled (and is shown so if the page is rendered again).
+        Half-open, the attempt must claim the probe first (the probe's own double click claims
+        it again); when another attempt holds it, the option comes back disabled, and is shown
+        so if the page is rendered again.
         """
-        option = next((o for o in self.options if o.name == name), None)
+        option = self._configured.get(name)
         if option is None or not option.enabled:
             return option
-        if shown(self._rows.get(name), self._now) != Shown.HALF_OPEN:
+        state = shown(self._rows.get(name), self._now)
+        if state in (Shown.CLOSED, Shown.FORCED_ON):
             return option
-        if _claim_probe(name, attempt_token, self._now):
+        if state == Shown.HALF_OPEN and _claim_probe(name, attempt_token, self._now):
             log.info("gateway %s: half-open, this attempt is the one probe", name)
             return option
-        refused = replace(option, enabled=False, disabled_reason=TEMPORARILY_UNAVAILABLE)
-        self.options[self.options.index(option)] = refused
-        return refused
+        index = [o.name for o in self.options].index(name)
+        if self.options[index].enabled:  # the probe was free when the page was read
+            self.options[index] = replace(
+                option, enabled=False, disabled_reason=TEMPORARILY_UNAVAILABLE
+            )
+        return self.options[index]
 
     def _apply(self, option: GatewayOption) -> GatewayOption:
         if not option.enabled:
