@@ -20,12 +20,13 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
 
 from ..money import Money
 from .base import Gateway, GatewayPlugin
+from .calls import MeteredGateway
 from .currency import CurrencyRules
 
 log = logging.getLogger(__name__)
@@ -132,11 +133,16 @@ def missing_settings(plugin: GatewayPlugin, config: Mapping[str, Any]) -> list[s
 
 
 def get_gateway(name: str, app: Flask | None = None) -> Gateway:
-    """The configured client for `name`, built once per app."""
+    """The configured client for `name`, built once per app.
+
+    Handed out wrapped in `MeteredGateway`, so every call to the gateway is timed and counted
+    in one place; the wrapper answers every other attribute from the client itself.
+    """
     app = app or current_app._get_current_object()
     built: dict[str, Gateway] = app.extensions.setdefault("tollgate_gateways", {})
     if name not in built:
-        built[name] = _plugin(name, app.config).gateway.from_config(app.config)
+        client = _plugin(name, app.config).gateway.from_config(app.config)
+        built[name] = cast(Gateway, MeteredGateway(client))
     return built[name]
 
 
