@@ -1,24 +1,34 @@
-"""Thousands of due payments, quickly: for the two-sweeper test and bench/sweep.py.
+"""Thousands of due payments, quickly, and `flask scheduler` processes to sweep them: for the
+two-sweeper test and bench/sweep.py.
 
 Per gateway one checkout is opened for real (the production client, over HTTP, at the
 sandbox); the rest are copies of it: the emulator's record copied under fresh ids
 (`checkout.sandbox.copies`) and our order and payment rows inserted in bulk with the original's
 values, each with its own refs. Every copy is PENDING and due now, so a sweep looks each up once.
+
+The sweepers are real `flask scheduler` processes, as production runs them, given a long
+interval so that each sweeps exactly one round while it is watched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import insert, inspect, select, update
 
 from checkout.extensions import db
-from checkout.models import Order, Payment, new_ref
+from checkout.models import Order, Payment, SweepRun, new_ref
 from checkout.sandbox.copies import copy_checkout
 from tests.reconciliation import open_payments
 
+ROOT = Path(__file__).resolve().parent.parent
 _FRESH = {"id", "ref", "order_id", "attempt_token", "gateway_reference", "version"}
 _CHUNK = 2000
 
@@ -72,6 +82,53 @@ def lookup_keys(app: Flask, refs: Iterable[str]) -> dict[str, tuple[str, str]]:
         for row in rows
         if row.ref in wanted
     }
+
+
+def start_scheduler(
+    database: str, sandbox_url: str, log: Path, **settings: str
+) -> subprocess.Popen[bytes]:
+    """`flask scheduler` against `database` and the sandbox; one sweep round (a long interval).
+
+    `settings` are more environment settings (SWEEP_WORKERS="8"). Its stderr goes to `log`: a
+    pipe nobody reads until the end could fill and stall it.
+    """
+    env = {
+        **os.environ,
+        "TOLLGATE_ENV": "development",
+        "DATABASE_URL": database,
+        "TOLLGATE_SANDBOX_URL": sandbox_url,
+        "SWEEP_INTERVAL_SECONDS": "3600",
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
+    with log.open("wb") as errors:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+
+
+def sweep_runs(app: Flask, after: int = 0) -> list[SweepRun]:
+    """The SweepRun rows with an id above `after`, oldest first, detached."""
+    with app.app_context():
+        query = select(SweepRun).where(SweepRun.id > after).order_by(SweepRun.id)
+        runs = list(db.session.scalars(query))
+        db.session.remove()
+    return runs
+
+
+def wait_for_runs(
+    app: Flask, done: Callable[[list[SweepRun]], bool], timeout: float, after: int = 0
+) -> list[SweepRun]:
+    """Poll the SweepRun rows (above `after`) until `done` says so; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not done(runs := sweep_runs(app, after)):
+        assert time.monotonic() < deadline, f"sweep runs after {timeout} s: {runs}"
+        time.sleep(0.1)
+    return runs
 
 
 def _column_values(payment: Payment) -> dict[str, Any]:

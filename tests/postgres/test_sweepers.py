@@ -11,30 +11,22 @@ so both really sweep at once.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
-from checkout.extensions import db
-from checkout.models import SweepRun
 from checkout.payments.sweep import FINISHED, state_of
 from checkout.sandbox.server import ThreadedServer
 from checkout.sandbox.traffic import Traffic
 from tests.conftest import Sandbox
 from tests.reconciliation import quiet
-from tests.sweep_load import lookup_keys, seed_due
+from tests.sweep_load import lookup_keys, seed_due, start_scheduler, sweep_runs, wait_for_runs
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[2]
 GATEWAYS = ("coinpayments", "mpgs", "stripe", "copyandpay")
 PER_GATEWAY = 2500  # 10,000 in all
 SWEEPERS = 2
@@ -46,42 +38,6 @@ def traffic(_sandbox_server: ThreadedServer) -> Iterator[Traffic]:
     yield counter
     counter.let_go()
     counter.uninstall()
-
-
-def _scheduler(database: str, sandbox_url: str, log: Path) -> subprocess.Popen[bytes]:
-    """`flask scheduler` as production runs it; one round within the test (a long interval).
-
-    Its stderr goes to a file: a pipe nobody reads until the end could fill and stall it.
-    """
-    env = {
-        **os.environ,
-        "TOLLGATE_ENV": "development",
-        "DATABASE_URL": database,
-        "TOLLGATE_SANDBOX_URL": sandbox_url,
-        "SWEEP_INTERVAL_SECONDS": "3600",
-        "LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-
-
-def _runs(app: Flask) -> list[SweepRun]:
-    with app.app_context():
-        runs = list(db.session.scalars(select(SweepRun).order_by(SweepRun.id)))
-        db.session.remove()
-    return runs
-
-
-def _wait_for_runs(app: Flask, done: Callable[[list[SweepRun]], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not done(_runs(app)):
-        assert time.monotonic() < deadline, f"sweep runs after {timeout} s: {_runs(app)}"
-        time.sleep(0.2)
 
 
 def test_two_schedulers_look_up_each_of_10000_due_payments_exactly_once(
@@ -97,13 +53,11 @@ def test_two_schedulers_look_up_each_of_10000_due_payments_exactly_once(
     traffic.reset()
     traffic.hold()
     logs = [tmp_path / f"scheduler-{n}.log" for n in range(SWEEPERS)]
-    sweepers = [_scheduler(pg_url, sandbox.url, log) for log in logs]
+    sweepers = [start_scheduler(pg_url, sandbox.url, log) for log in logs]
     try:
-        _wait_for_runs(app, lambda runs: len(runs) == SWEEPERS, timeout=60)
+        wait_for_runs(app, lambda runs: len(runs) == SWEEPERS, timeout=60)
         traffic.let_go()  # both have recorded their run and claimed their first pages
-        _wait_for_runs(
-            app, lambda runs: all(r.finished_at for r in runs) and len(runs) == SWEEPERS, 120
-        )
+        wait_for_runs(app, lambda runs: all(r.finished_at for r in runs), timeout=120)
     finally:
         traffic.let_go()
         for process in sweepers:
@@ -113,7 +67,7 @@ def test_two_schedulers_look_up_each_of_10000_due_payments_exactly_once(
     for process, log in zip(sweepers, logs, strict=True):
         assert process.returncode == 0, log.read_text()[-2000:]
 
-    runs = _runs(app)
+    runs = sweep_runs(app)
     assert [state_of(run) for run in runs] == [FINISHED] * SWEEPERS
     owners = {int(run.details["owner"].split(":")[1]) for run in runs}
     assert owners == {process.pid for process in sweepers}
