@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..metrics import record
+from ..metrics import record as metrics
 from ..money import Money
 from .base import (
     CheckoutSession,
@@ -134,4 +134,4 @@ class MeteredGateway:
         return answer
 
     def _count(self, operation: str, outcome: str, started: float) -> None:
-        record.gateway_call(self._metered.name, operation, outcome, time.perf_counter() - started)
+        metrics.gateway_call(self._metered.name, operation, outcome, time.perf_counter() - started)

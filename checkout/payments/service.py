@@ -27,6 +27,7 @@ from ..fulfilment import outbox
 from ..fulfilment.jobs import JobKind, new_job
 from ..gateways.base import CheckoutSession, Gateway, GatewayError, Observation, ReturnUrls
 from ..gateways.registry import get_gateway
+from ..metrics import record as metrics
 from ..models import Order, OrderStatus, Payment, utcnow
 from . import breaker
 from .decision import Decision, DecisionKind, decide, order_taken
@@ -389,6 +390,7 @@ def _after_commit(payment: Payment, ref: str, written: _Written) -> Outcome:
     if decision.kind != DecisionKind.NONE:
         db.session.refresh(payment)
     if decision.transitioned:
+        metrics.payment_transition(payment.gateway, decision.old, decision.new)
         log.info(
             "payment %s: %s -> %s (%s)",
             ref,
