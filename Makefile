@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 PYTHON ?= python3
 PORT ?= 5000
 
-.PHONY: run test fuzz lint bench system-deps venv migrate seed clean
+.PHONY: run test fuzz lint bench bench-web system-deps venv migrate seed clean
 
 venv: $(VENV)/.installed
 
@@ -41,8 +41,13 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-bench: venv
+bench: venv bench-web
 	$(PY) bench/sweep.py
+
+# the shopper's pages and the IPN door under gunicorn against a bare Flask app (wrk, Debian's)
+bench-web: venv system-deps
+	command -v wrk >/dev/null || apt-get install -y -qq wrk || sudo apt-get install -y -qq wrk
+	$(PY) bench/web.py
 
 clean:
 	rm -rf $(VENV) instance/tollgate.sqlite3*

@@ -1,0 +1,62 @@
+"""The baseline of bench/web.py: a bare Flask app under the same gunicorn settings.
+
+What the product's pages would cost if they did nothing but render a template of the same size:
+`GET /page/<bytes>` renders a Jinja template (a list of rows with a few variables each, inside a
+small layout) to about that many bytes, `GET /json/<bytes>` returns a JSON object of about that
+size, and `POST /store` stores the raw request body as one row in PostgreSQL and commits (the
+bare twin of an IPN). No sessions, CSRF, rate limits, logging or gateway registry: the ratio
+product/bare is what all of those, and the product's own work, cost.
+
+Environment: BARE_DATABASE_URL (the bench's database; `bare_rows` is created by bench/web.py).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from flask import Flask, Response, jsonify, render_template_string, request
+from sqlalchemy import create_engine, text
+
+app = Flask(__name__)
+engine = create_engine(
+    os.environ.get("BARE_DATABASE_URL", "sqlite://").replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
+)
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title></head>
+<body><main><h1>{{ title }}</h1><ul>
+{% for row in rows %}<li class="row"><a href="/item/{{ row.slug }}">{{ row.name }}</a>
+<span>{{ row.price }}</span></li>
+{% endfor %}</ul></main></body></html>
+"""
+_ROW = {"slug": "row-slug-00", "name": "A row of the bare page", "price": "12.50 USD"}
+_ROW_BYTES = 110  # about what one rendered row of _PAGE takes
+
+
+@cache
+def _rows(size: int) -> tuple[dict[str, str], ...]:
+    return tuple(dict(_ROW, slug=f"row-slug-{i:02d}") for i in range(max(1, size // _ROW_BYTES)))
+
+
+@app.get("/page/<int:size>")
+def page(size: int) -> str:
+    return render_template_string(_PAGE, title="Bare page", rows=_rows(size))
+
+
+@app.get("/json/<int:size>")
+def data(size: int) -> Response:
+    fields = max(1, size // 32)
+    return jsonify({f"field_{i:04d}": "a value of the bare json" for i in range(fields)})
+
+
+@app.post("/store")
+def store() -> tuple[str, int]:
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO bare_rows (body) VALUES (:body)"),
+            {"body": request.get_data(as_text=True)},
+        )
+    return "stored", 200
