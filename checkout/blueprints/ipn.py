@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..extensions import csrf, db, limiter
 from ..gateways.registry import plugin_for
+from ..metrics import record as metrics
 from ..payments.notifications import handle_notification
 from ..payments.service import ConcurrencyError
 
@@ -33,8 +34,10 @@ def receive(gateway: str) -> Response | tuple[Response, int]:
         result = handle_notification(gateway, request.headers, body)
     except (OperationalError, ConcurrencyError) as exc:
         db.session.rollback()
+        metrics.notification(gateway, "busy")
         log.error("%s notification not processed, asking for a retry: %s", gateway, exc)
         return jsonify(error="busy, retry later"), 503
+    metrics.notification(gateway, result.outcome)
     return Response(result.body, status=result.http_status, mimetype="text/plain")
 
 

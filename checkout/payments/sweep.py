@@ -47,6 +47,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
+from ..metrics import record as metrics
 from ..models import Payment, SweepRun, utcnow
 from .sweep_claims import owner_id, release
 from .sweep_polling import Run, Tally, sweep_gateway
@@ -140,7 +141,7 @@ def abort_stale(run_id: int | None = None) -> int:
     query = select(SweepRun).where(SweepRun.finished_at.is_(None))
     if run_id is not None:
         query = query.where(SweepRun.id == run_id)
-    aborted = 0
+    aborted: list[str] = []  # their triggers
     for run in db.session.scalars(query).all():
         details = dict(run.details or {})
         seen = details.get("heartbeat")
@@ -154,10 +155,12 @@ def abort_stale(run_id: int | None = None) -> int:
             .values(finished_at=now, details=details)
         )
         if done.rowcount:
-            aborted += 1
+            aborted.append(run.trigger)
             log.warning("sweep %s: no sign of life since %s, marked aborted", run.id, last)
     db.session.commit()
-    return aborted
+    for trigger in aborted:
+        metrics.sweep_aborted(trigger)
+    return len(aborted)
 
 
 def summary(run: SweepRun) -> dict[str, Any]:
@@ -268,7 +271,9 @@ def _finish(record: SweepRun, run: Run) -> None:
         "gateway": run.scope.gateway,
         "gateways": {name: vars(t) for name, t in sorted(run.tallies.items())},
     }
+    ended = (record.trigger, (record.finished_at - record.started_at).total_seconds())
     db.session.commit()
+    metrics.sweep_finished(*ended, {name: t.checked for name, t in run.tallies.items()})
     log.info(
         "sweep %s finished: %d checked, %d changed, %d expired, %d errors, %d gateway calls",
         record.id,
