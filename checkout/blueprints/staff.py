@@ -318,6 +318,7 @@ def register(app: Flask) -> None:
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE"))
     from . import (  # noqa: F401  (routes and layout register on import)
         staff_audit_log,
+        staff_gateways,
         staff_nav,
         staff_payments,
         staff_refunds,

@@ -33,6 +33,7 @@ NAV = (
     ("Review queue", "staff.review_queue", False),
     ("Fulfilment", "staff.fulfilment", False),
     ("Sweeps", "staff.sweeps", False),
+    ("Gateways", "staff.gateways", False),
     ("Audit log", "staff.audit", True),
     ("Staff users", "staff.users", True),
 )

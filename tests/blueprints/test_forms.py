@@ -113,6 +113,7 @@ def test_every_form_in_the_templates_is_audited_here() -> None:
         "staff/refund_confirm.html": 1,  # the second step of both
         "staff/_review_notes.html": 2,  # resolve, add a note
         "staff/review.html": 1,  # resolve from the queue (test_staff_review.py)
+        "staff/gateways.html": 1,  # force on/off, one per gateway (test_staff_gateways.py)
     }
 
 

@@ -402,6 +402,7 @@ def test_admins_also_see_staff_users_and_the_audit_log(app: Flask, client: Flask
         "Review queue",
         "Fulfilment",
         "Sweeps",
+        "Gateways",
         "Audit log",
         "Staff users",
     ]

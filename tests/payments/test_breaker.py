@@ -56,11 +56,16 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch, app: Flask) -> Clock:
+def breaker_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Make `monkeypatch` give the breaker a clock the test moves; returns it."""
     fake = Clock()
     monkeypatch.setattr(breaker, "utcnow", fake)
     return fake
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch, app: Flask) -> Clock:
+    return breaker_clock(monkeypatch)
 
 
 def state(gateway: str = GATEWAY) -> str:
