@@ -9,6 +9,9 @@ Every request gets an id (the caller's `X-Request-ID` when it is a sane token, e
 one), returned as `X-Request-ID` and kept in a contextvar with, once a view loads one, the
 payment's ref and gateway. `ContextFilter` copies them onto every log record; in production
 `JsonFormatter` writes each record as one JSON object per line.
+
+Every answer is also counted for `/metrics` by endpoint and status, with the time from the
+first before_request hook (this module's, installed first) to the last after_request hook.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import text
 
 from .extensions import csrf, db, limiter
+from .metrics import record as metrics
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 payment_ref: ContextVar[str | None] = ContextVar("payment_ref", default=None)
 payment_gateway: ContextVar[str | None] = ContextVar("payment_gateway", default=None)
+_started: ContextVar[float | None] = ContextVar("request_started", default=None)
 
 HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -56,6 +61,7 @@ def sane_request_id(value: str | None) -> str | None:
 
 
 def _begin_request() -> None:
+    _started.set(time.perf_counter())
     request_id.set(sane_request_id(request.headers.get(HEADER)) or uuid.uuid4().hex)
     payment_ref.set(None)
     payment_gateway.set(None)
@@ -68,8 +74,17 @@ def _tag_response(response: Response) -> Response:
     return response
 
 
+def _count_response(response: Response) -> Response:
+    """Count the answer by endpoint and status, with the time since `_begin_request`."""
+    started = _started.get()
+    if started is not None:
+        metrics.http_request(request.endpoint, response.status_code, time.perf_counter() - started)
+    return response
+
+
 def _end_request(_error: BaseException | None) -> None:
     """A worker thread serves the next request: nothing of this one may leak into its logs."""
+    _started.set(None)
     request_id.set(None)
     payment_ref.set(None)
     payment_gateway.set(None)
@@ -194,6 +209,7 @@ def install(app: Flask, *, production: bool) -> None:
     app.extensions[_EXTENSION] = {"started": time.monotonic()}
     app.before_request(_begin_request)
     app.after_request(_tag_response)
+    app.after_request(_count_response)
     app.teardown_request(_end_request)
     csrf.exempt(bp)
     limiter.exempt(bp)
