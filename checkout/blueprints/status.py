@@ -3,6 +3,8 @@
 None of these URLs marks anything paid by itself: the return and the refresh both ask the gateway
 and feed its answer to the funnel. A shopper's look-ups are coalesced (one gateway call per
 REFRESH_COALESCE_SECONDS however many tabs poll) and rate-limited; staff always go to the gateway.
+A poll within the window is a read: the row it loaded says no look-up is due, so it neither
+claims nor commits (docs/benchmarks.md, "Web").
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from flask import (
     request,
     url_for,
 )
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from ..extensions import claim_once, db, limiter
 from ..fulfilment import qr
 from ..gateways.registry import get_gateway, option_for, plugin_for
-from ..models import OrderStatus, Payment, PaymentEvent, utcnow
+from ..models import Order, OrderStatus, Payment, PaymentEvent, utcnow
 from ..money import Money, MoneyError
 from ..observability import in_payment
 from ..payments.service import Source, add_note, claim_check, refresh
@@ -42,6 +46,10 @@ bp = Blueprint("status", __name__)
 # Per address, for each of the shopper's look-up URLs (refresh, return, cancel, timeout). Held
 # in the limiter's storage: shared by every worker when that is Redis (docs/operations.md).
 _SHOPPER_LIMIT = "30/minute"
+# Per address and payment, for the JSON poll: static/js/status.js polls every 3 s (20 a minute)
+# in a visible tab, so one shopper may keep 15 tabs of a payment open before a 429, and shoppers
+# behind one address (an office, a carrier's NAT) each poll their own payment on their own budget.
+_POLL_LIMIT = "300/minute"
 # Return notes kept per payment; replays past this are logged only.
 RETURN_NOTES_KEPT = 10
 
@@ -53,7 +61,7 @@ def show(ref: str) -> str:
     With JavaScript the page polls its JSON twin; without it a <noscript> meta refresh goes
     through `refresh_now`, which makes the same coalesced gateway look-up and comes back here.
     """
-    payment = _payment_or_404(ref)
+    payment = _payment_or_404(ref, with_order=True)
     view = status_view(payment)
     return render_template(
         "status/status.html",
@@ -71,11 +79,15 @@ def show(ref: str) -> str:
     )
 
 
+def _poll_key() -> str:
+    return f"{get_remote_address()}/{(request.view_args or {}).get('ref', '')}"
+
+
 @bp.get("/status/<ref>.json")
-@limiter.limit("120/minute")
+@limiter.limit(_POLL_LIMIT, key_func=_poll_key)
 def show_json(ref: str) -> Response:
     """The status page as data, for its own polling script. Never carries gateway secrets."""
-    payment = _payment_or_404(ref)
+    payment = _payment_or_404(ref, with_order=True)
     _shopper_refresh(payment)
     return jsonify(status_view(payment))
 
@@ -300,21 +312,41 @@ def _payment_ref(payment_id: int | None) -> str | None:
 
 
 def _shopper_refresh(payment: Payment, source: Source = Source.POLL) -> None:
-    """One gateway look-up per coalesce window for this payment, whoever asks and how often."""
-    if payment.status == PaymentStatus.CREATED:
-        return
-    if is_final(PaymentStatus(payment.status)) and not late_money_possible(payment):
-        return
-    if claim_check(payment, _coalesce_window()):
+    """One gateway look-up per coalesce window for this payment, whoever asks and how often.
+
+    Only a poll for which `lookup_due` says yes claims the look-up (a conditional UPDATE and a
+    commit, so simultaneous tabs make one call); every other poll stays a read.
+    """
+    if lookup_due(payment) and claim_check(payment, _coalesce_window()):
         refresh(payment, source)
+
+
+def lookup_due(payment: Payment) -> bool:
+    """Whether a shopper's poll should ask the gateway now, decided from the row as loaded.
+
+    Not for a payment the gateway has not opened yet, nor for a final one no money can still
+    reach; otherwise when nobody (poll, return, notification or sweep) looked within the
+    coalesce window. The claim that follows re-checks the window in the database.
+    """
+    if payment.status == PaymentStatus.CREATED:
+        return False
+    if is_final(PaymentStatus(payment.status)) and not late_money_possible(payment):
+        return False
+    checked = payment.last_checked_at
+    return checked is None or checked <= utcnow() - _coalesce_window()
 
 
 def _coalesce_window() -> timedelta:
     return timedelta(seconds=current_app.config["REFRESH_COALESCE_SECONDS"])
 
 
-def _payment_or_404(ref: str) -> Payment:
-    payment = db.session.scalar(db.select(Payment).filter_by(ref=ref))
+def _payment_or_404(ref: str, *, with_order: bool = False) -> Payment:
+    """The payment, or 404. `with_order` loads its order and product in the same query, for the
+    views that show them (status_view reads both)."""
+    statement = db.select(Payment).filter_by(ref=ref)
+    if with_order:
+        statement = statement.options(joinedload(Payment.order).joinedload(Order.product))
+    payment = db.session.scalar(statement)
     if payment is None:
         abort(404)
     in_payment(payment.ref, payment.gateway)

@@ -72,7 +72,7 @@ def test_429(client: FlaskClient, make_payment) -> None:
     _assert_page(page, 429, "Slow down")
     assert int(page.headers["Retry-After"]) > 0
 
-    for _ in range(120):
+    for _ in range(300):  # the JSON poll's limit: per address and payment
         assert client.get(f"/status/{payment.ref}.json").status_code == 200
     _assert_json(client.get(f"/status/{payment.ref}.json"), 429, "Slow down")
 

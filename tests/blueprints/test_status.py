@@ -1,0 +1,137 @@
+"""`/status/<ref>.json`: a shopper's open tab costs a read; only a due look-up writes; the poll's
+rate limit never refuses the polling that static/js/status.js does."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, update
+
+from checkout.extensions import db
+from checkout.models import Payment, utcnow
+from checkout.payments.states import PaymentStatus
+from tests.conftest import Sandbox
+from tests.reconciliation import GatewayCalls, open_payments, quiet
+
+STATUS_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "status.js"
+
+
+@pytest.fixture(autouse=True)
+def _no_notifications(sandbox: Sandbox) -> None:
+    quiet(sandbox)
+
+
+def _last_checked(ref: str, seconds_ago: float) -> None:
+    db.session.execute(
+        update(Payment)
+        .where(Payment.ref == ref)
+        .values(last_checked_at=utcnow() - timedelta(seconds=seconds_ago))
+    )
+    db.session.commit()
+
+
+@contextmanager
+def _statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends, and "COMMIT" for each commit, while the block runs."""
+    seen: list[str] = []
+
+    def statement(_conn, _cursor, sql: str, *_args) -> None:
+        seen.append(sql.lstrip().split(None, 1)[0].upper())
+
+    def commit(_conn) -> None:
+        seen.append("COMMIT")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+
+
+def test_a_poll_within_the_window_is_one_read(app: Flask, sandbox: Sandbox) -> None:
+    [ref] = open_payments(app, "coinpayments", 1)
+    with app.app_context():
+        _last_checked(ref, 1)
+    calls = GatewayCalls().watch(app, "coinpayments")
+    client = app.test_client()
+    with _statements(app) as seen:
+        answer = client.get(f"/status/{ref}.json")
+    assert answer.status_code == 200
+    assert answer.json["status"] == PaymentStatus.PENDING.value
+    assert seen == ["SELECT"]  # payment, order and product together; no claim, no commit
+    assert calls.total == 0
+
+
+def test_a_due_poll_claims_and_looks_up_once(app: Flask, sandbox: Sandbox) -> None:
+    [ref] = open_payments(app, "coinpayments", 1)
+    window = app.config["REFRESH_COALESCE_SECONDS"]
+    with app.app_context():
+        _last_checked(ref, window + 1)
+    calls = GatewayCalls().watch(app, "coinpayments")
+    client = app.test_client()
+    with _statements(app) as due:
+        assert client.get(f"/status/{ref}.json").status_code == 200
+    with _statements(app) as after:
+        assert client.get(f"/status/{ref}.json").status_code == 200
+    assert calls.calls["coinpayments"] == 1
+    assert "UPDATE" in due and "COMMIT" in due
+    assert after == ["SELECT"]  # the look-up just made is within the window
+
+
+def test_final_payments_are_read_without_a_claim(app: Flask, sandbox: Sandbox) -> None:
+    [ref] = open_payments(app, "stripe", 1)
+    with app.app_context():
+        db.session.execute(
+            update(Payment)
+            .where(Payment.ref == ref)
+            .values(status="CANCELLED", last_checked_at=utcnow() - timedelta(hours=1))
+        )
+        db.session.commit()
+    with _statements(app) as seen:
+        assert app.test_client().get(f"/status/{ref}.json").json["final"] is True
+    assert seen == ["SELECT"]
+
+
+def _polls_per_minute_per_tab() -> int:
+    """What static/js/status.js does in a visible tab: one poll every `delay` ms."""
+    delay = int(re.search(r"var delay = (\d+);", STATUS_JS.read_text()).group(1))
+    return 60_000 // delay
+
+
+def test_several_tabs_polling_as_the_page_does_never_get_429(app: Flask, make_payment) -> None:
+    payment = make_payment(status=PaymentStatus.COMPLETED)
+    client = app.test_client()
+    ten_tabs_for_a_minute = 10 * _polls_per_minute_per_tab()
+    codes = {
+        client.get(f"/status/{payment.ref}.json").status_code for _ in range(ten_tabs_for_a_minute)
+    }
+    assert codes == {200}
+
+
+def test_shoppers_behind_one_address_poll_on_their_own_budgets(app: Flask, make_payment) -> None:
+    refs = [make_payment(status=PaymentStatus.COMPLETED).ref for _ in range(4)]
+    client = app.test_client()
+    per_shopper = 10 * _polls_per_minute_per_tab()
+    codes = {
+        client.get(f"/status/{ref}.json").status_code for ref in refs for _ in range(per_shopper)
+    }
+    assert codes == {200}
+
+
+def test_the_poll_is_still_rate_limited(app: Flask, make_payment) -> None:
+    payment = make_payment(status=PaymentStatus.COMPLETED)
+    client = app.test_client()
+    codes = [client.get(f"/status/{payment.ref}.json").status_code for _ in range(301)]
+    assert codes == [200] * 300 + [429]
+    other = client.get(f"/status/{payment.ref}.json", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 200  # per address too
