@@ -151,3 +151,26 @@ def test_forced_off_shows_staffs_reason_and_forced_on_offers_an_open_gateway(
     assert not radio(html).has("disabled")
     answer = form_of(html).fill("email", EMAIL).choose("gateway", GATEWAY).submit(client)
     assert answer.status_code == 303
+
+
+def test_pay_now_again_on_the_error_page_counts_and_then_shows_it_taken_off(
+    client: FlaskClient, sandbox: Sandbox, plan: str, clock: Clock
+) -> None:
+    """The error page's own form pays the order it saved (no e-mail field): its second failure
+    is the gateway's error page again (it was a 500 once), and opens the breaker."""
+    sandbox.knobs(GATEWAY, error_rate=1.0)
+    first = form_of(page(client, plan)).fill("email", EMAIL).choose("gateway", GATEWAY)
+    down = first.submit(client)
+    assert down.status_code == 503
+    again = form_of(parse(down.data))
+    assert "email" not in again.names() and again.checked("gateway") == GATEWAY
+    second = again.submit(client)
+    assert second.status_code == 503
+    assert "not answering right now" in parse(second.data).by_id("problem").text
+    assert breaker.snapshot()[GATEWAY] == Shown.OPEN
+    assert rows() == (1, 2)  # one order, two attempts
+
+    refused = form_of(parse(second.data)).forge("gateway", GATEWAY).submit(client)
+    assert refused.status_code == 400
+    assert TEMPORARILY_UNAVAILABLE in parse(refused.data).by_id("gateway-error").text
+    assert rows() == (1, 2)
