@@ -40,9 +40,19 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     _configure_sqlite(app)
 
     from . import fulfilment
-    from .blueprints import catalog, checkout, errors, ipn, orders, staff, status, sweep_hook
+    from .blueprints import (
+        catalog,
+        checkout,
+        errors,
+        ipn,
+        metrics,
+        orders,
+        staff,
+        status,
+        sweep_hook,
+    )
 
-    for module in (catalog, checkout, status, sweep_hook, orders, ipn, staff, errors):
+    for module in (catalog, checkout, status, sweep_hook, orders, ipn, staff, metrics, errors):
         module.register(app)
     _register_gateway_templates(app)
     fulfilment.connect()

@@ -58,6 +58,8 @@ class Config:
     SWEEP_PAGE_SIZE = 200
     SWEEP_LEASE_SECONDS = 300
     SWEEP_TOKEN = ""
+    # bearer token for GET /metrics; empty: only this host may scrape it (docs/operations.md)
+    METRICS_TOKEN = ""
     REFRESH_COALESCE_SECONDS = 5
     # how often a status page polls an expired payment that may still receive money late
     STATUS_LATE_POLL_SECONDS = 30

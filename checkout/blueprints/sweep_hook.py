@@ -14,7 +14,6 @@ marked aborted later (payments/sweep.py, `abort_stale`).
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 
@@ -23,6 +22,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request, url
 from ..extensions import csrf, db, limiter
 from ..models import SweepRun
 from ..payments.sweep import abort_stale, start_run, summary, sweep_pending
+from .bearer import bearer_matches
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sweep_hook", __name__)
@@ -77,12 +77,7 @@ def _refused() -> tuple[Response, int]:
 
 
 def _authorised() -> bool:
-    expected = current_app.config.get("SWEEP_TOKEN") or ""
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if not expected or scheme.lower() != "bearer" or not given:
-        return False
-    return hmac.compare_digest(given.strip().encode(), expected.encode())
+    return bearer_matches(current_app.config.get("SWEEP_TOKEN") or "")
 
 
 def register(app: Flask) -> None:

@@ -198,7 +198,8 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** min(max(attempt - 1, 0), 30), cap))
 
 
-def _due(now: datetime) -> Any:
+def is_due(now: datetime) -> Any:
+    """Jobs a worker may claim at `now`: pending and due, or running on a lease that ran out."""
     return or_(
         and_(OutboxJob.state == JobState.PENDING, OutboxJob.next_attempt_at <= now),
         and_(OutboxJob.state == JobState.RUNNING, OutboxJob.lease_until < now),
@@ -212,7 +213,7 @@ def _claim(limit: int) -> list[_Claim]:
         return []
     now = utcnow()
     lease_until = now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
-    claimable = and_(_due(now), OutboxJob.kind.in_(kinds))
+    claimable = and_(is_due(now), OutboxJob.kind.in_(kinds))
     query = (
         select(OutboxJob.id)
         .where(claimable)
@@ -344,7 +345,7 @@ def _describe(exc: BaseException) -> str:
 def _log_unhandled() -> None:
     """Due jobs that no handler claims stay pending; say so, since only a deploy can fix it."""
     now = utcnow()
-    query = select(OutboxJob.kind, func.count()).where(_due(now)).group_by(OutboxJob.kind)
+    query = select(OutboxJob.kind, func.count()).where(is_due(now)).group_by(OutboxJob.kind)
     if HANDLERS:
         query = query.where(OutboxJob.kind.not_in(list(HANDLERS)))
     for kind, count in db.session.execute(query):
