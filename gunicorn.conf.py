@@ -7,7 +7,10 @@ payment call. The setting is read the way the app reads it (its config class, th
 the environment), so both always agree. See docs/operations.md, "Time budget".
 
 Environment: PORT (default 8000), WEB_CONCURRENCY (workers; default 2 x cores + 1, at most
-MAX_WORKERS), TOLLGATE_ENV and GATEWAY_TOTAL_SECONDS as for the app.
+MAX_WORKERS), TOLLGATE_ENV and GATEWAY_TOTAL_SECONDS as for the app, and
+PROMETHEUS_MULTIPROC_DIR: with it, every worker writes its metrics to that directory and
+`/metrics` sums them; the server clears what exited processes left there when it starts and
+tells prometheus_client when a worker exits (checkout/metrics/directory.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from dotenv import load_dotenv
 
 from checkout.config import CONFIGS, load_environment
+from checkout.metrics import directory as metrics_directory
 
 # Seconds a request may take besides its gateway calls: database, templates, a slow client.
 MARGIN_SECONDS = 15
@@ -60,3 +64,15 @@ accesslog = "-"
 access_log_format = (
     '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)ss rid=%({x-request-id}i)s'
 )
+
+
+def on_starting(server: Any) -> None:
+    """Before any worker exists: a fresh server's counts start from zero (multiprocess mode)."""
+    shared = metrics_directory.configured()
+    if shared:
+        metrics_directory.clear_stale(shared)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited (restart, timeout, crash): its live gauges stop counting."""
+    metrics_directory.process_exited(worker.pid)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,7 +21,7 @@ CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 
 
 def _load(monkeypatch: pytest.MonkeyPatch, **environ: str) -> dict[str, Any]:
-    for name in ("WEB_CONCURRENCY", "PORT", "GATEWAY_TOTAL_SECONDS"):
+    for name in ("WEB_CONCURRENCY", "PORT", "GATEWAY_TOTAL_SECONDS", "PROMETHEUS_MULTIPROC_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TOLLGATE_ENV", "production")
     monkeypatch.setattr("dotenv.load_dotenv", lambda *args, **kwargs: False)  # no local .env
@@ -93,3 +97,64 @@ def test_bind_from_port_and_access_log_with_the_request_id(
 def test_the_readme_runs_gunicorn_with_this_file() -> None:
     readme = (CONF.parent / "README.md").read_text()
     assert "gunicorn -c gunicorn.conf.py wsgi:app" in readme
+
+
+def _exited_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(child.stdout)
+
+
+def test_a_starting_server_clears_the_metrics_of_exited_processes_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    gone, running = _exited_pid(), os.getpid()  # running: a `flask scheduler` beside the server
+    for name in (f"counter_{gone}.db", f"histogram_{gone}.db", f"counter_{running}.db"):
+        (shared / name).write_bytes(b"\0" * 8)
+    conf = _load(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(shared))
+
+    conf["on_starting"](SimpleNamespace())
+
+    assert sorted(p.name for p in shared.iterdir()) == [f"counter_{running}.db"]
+
+
+def test_a_starting_server_creates_the_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shared = tmp_path / "not-yet"
+    conf = _load(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(shared))
+    conf["on_starting"](SimpleNamespace())
+    assert shared.is_dir()
+
+
+def test_an_exited_worker_is_marked_dead_and_its_counts_stay(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    pid = _exited_pid()
+    for name in (f"counter_{pid}.db", f"histogram_{pid}.db", f"gauge_livesum_{pid}.db"):
+        (shared / name).write_bytes(b"\0" * 8)
+    conf = _load(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(shared))
+
+    conf["child_exit"](SimpleNamespace(), SimpleNamespace(pid=pid))
+
+    # its live gauge no longer counts; its counters and histograms stay in the totals
+    assert sorted(p.name for p in shared.iterdir()) == [f"counter_{pid}.db", f"histogram_{pid}.db"]
+
+
+def test_without_a_metrics_directory_the_hooks_touch_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    conf = _load(monkeypatch)
+    conf["on_starting"](SimpleNamespace())
+    conf["child_exit"](SimpleNamespace(), SimpleNamespace(pid=_exited_pid()))
+    assert list(tmp_path.iterdir()) == []

@@ -19,8 +19,6 @@ import logging
 import os
 from pathlib import Path
 
-from prometheus_client import multiprocess
-
 log = logging.getLogger(__name__)
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -66,6 +64,10 @@ def process_exited(pid: int) -> None:
     """
     directory = configured()
     if directory:
+        # imported here, not at the top: prometheus_client picks its mode from the environment
+        # when first imported, and the gunicorn master imports this module before `.env` is read
+        from prometheus_client import multiprocess
+
         multiprocess.mark_process_dead(pid, directory)
 
 
