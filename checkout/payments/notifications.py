@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -75,7 +76,16 @@ def _well_formed(inbound: InboundNotification) -> InboundNotification:
     return inbound
 
 
-def _store(gateway_name: str, inbound: InboundNotification) -> Notification:
+@dataclass(frozen=True)
+class _Stored:
+    """The notification's row as stored: its id and its outcome so far (read once, kept here,
+    so that nothing has to read the row again after the commits that follow)."""
+
+    id: int
+    outcome: str
+
+
+def _store(gateway_name: str, inbound: InboundNotification) -> _Stored:
     row = Notification(
         gateway=gateway_name,
         event_id=inbound.event_id[:128],
@@ -85,18 +95,23 @@ def _store(gateway_name: str, inbound: InboundNotification) -> Notification:
     )
     db.session.add(row)
     try:
+        db.session.flush()
+        stored = _Stored(row.id, row.outcome)
         db.session.commit()
-        return row
+        return stored
     except IntegrityError:
         db.session.rollback()
-        return db.session.scalar(
-            db.select(Notification).filter_by(gateway=gateway_name, event_id=row.event_id)
-        )
+        first = db.session.execute(
+            db.select(Notification.id, Notification.outcome).filter_by(
+                gateway=gateway_name, event_id=row.event_id
+            )
+        ).one()
+        return _Stored(first.id, first.outcome)
 
 
-def _process(gateway_name: str, inbound: InboundNotification, row: Notification) -> str:
+def _process(gateway_name: str, inbound: InboundNotification, stored: _Stored) -> str:
     if inbound.ignore:
-        return _finish(row, "ignored", None)
+        return _finish(stored, "ignored", None)
     payment = _find_payment(gateway_name, inbound)
     if payment is None:
         log.warning(
@@ -106,13 +121,14 @@ def _process(gateway_name: str, inbound: InboundNotification, row: Notification)
             inbound.payment_ref,
             inbound.gateway_reference,
         )
-        return _finish(row, "unknown_payment", None)
+        return _finish(stored, "unknown_payment", None)
+    payment_id = payment.id  # read before the funnel's commit expires the row
     in_payment(payment.ref, payment.gateway)
     if inbound.observation is not None:
         record_observation(payment, inbound.observation, Source.IPN)
     else:
         refresh(payment, Source.IPN)
-    return _finish(row, "processed", payment.id)
+    return _finish(stored, "processed", payment_id)
 
 
 def _find_payment(gateway_name: str, inbound: InboundNotification) -> Payment | None:
@@ -131,9 +147,11 @@ def _find_payment(gateway_name: str, inbound: InboundNotification) -> Payment | 
     return None
 
 
-def _finish(row: Notification, outcome: str, payment_id: int | None) -> str:
-    row = db.session.merge(row)
-    row.outcome = outcome
-    row.payment_id = payment_id
+def _finish(stored: _Stored, outcome: str, payment_id: int | None) -> str:
+    db.session.execute(
+        update(Notification)
+        .where(Notification.id == stored.id)
+        .values(outcome=outcome, payment_id=payment_id)
+    )
     db.session.commit()
     return outcome

@@ -4,20 +4,19 @@ rate limit never refuses the polling that static/js/status.js does."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from checkout.extensions import db
 from checkout.models import Payment, utcnow
 from checkout.payments.states import PaymentStatus
 from tests.conftest import Sandbox
 from tests.reconciliation import GatewayCalls, open_payments, quiet
+from tests.sql_log import statements, verbs
 
 STATUS_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "status.js"
 
@@ -36,39 +35,17 @@ def _last_checked(ref: str, seconds_ago: float) -> None:
     db.session.commit()
 
 
-@contextmanager
-def _statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app sends, and "COMMIT" for each commit, while the block runs."""
-    seen: list[str] = []
-
-    def statement(_conn, _cursor, sql: str, *_args) -> None:
-        seen.append(sql.lstrip().split(None, 1)[0].upper())
-
-    def commit(_conn) -> None:
-        seen.append("COMMIT")
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "commit", commit)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "commit", commit)
-
-
 def test_a_poll_within_the_window_is_one_read(app: Flask, sandbox: Sandbox) -> None:
     [ref] = open_payments(app, "coinpayments", 1)
     with app.app_context():
         _last_checked(ref, 1)
     calls = GatewayCalls().watch(app, "coinpayments")
     client = app.test_client()
-    with _statements(app) as seen:
+    with statements(app) as seen:
         answer = client.get(f"/status/{ref}.json")
     assert answer.status_code == 200
     assert answer.json["status"] == PaymentStatus.PENDING.value
-    assert seen == ["SELECT"]  # payment, order and product together; no claim, no commit
+    assert verbs(seen) == ["SELECT"]  # payment, order and product together; no claim, no commit
     assert calls.total == 0
 
 
@@ -79,13 +56,13 @@ def test_a_due_poll_claims_and_looks_up_once(app: Flask, sandbox: Sandbox) -> No
         _last_checked(ref, window + 1)
     calls = GatewayCalls().watch(app, "coinpayments")
     client = app.test_client()
-    with _statements(app) as due:
+    with statements(app) as due:
         assert client.get(f"/status/{ref}.json").status_code == 200
-    with _statements(app) as after:
+    with statements(app) as after:
         assert client.get(f"/status/{ref}.json").status_code == 200
     assert calls.calls["coinpayments"] == 1
-    assert "UPDATE" in due and "COMMIT" in due
-    assert after == ["SELECT"]  # the look-up just made is within the window
+    assert "UPDATE" in verbs(due) and "COMMIT" in verbs(due)
+    assert verbs(after) == ["SELECT"]  # the look-up just made is within the window
 
 
 def test_final_payments_are_read_without_a_claim(app: Flask, sandbox: Sandbox) -> None:
@@ -97,9 +74,9 @@ def test_final_payments_are_read_without_a_claim(app: Flask, sandbox: Sandbox) -
             .values(status="CANCELLED", last_checked_at=utcnow() - timedelta(hours=1))
         )
         db.session.commit()
-    with _statements(app) as seen:
+    with statements(app) as seen:
         assert app.test_client().get(f"/status/{ref}.json").json["final"] is True
-    assert seen == ["SELECT"]
+    assert verbs(seen) == ["SELECT"]
 
 
 def _polls_per_minute_per_tab() -> int:

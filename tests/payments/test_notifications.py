@@ -26,6 +26,7 @@ from checkout.gateways.base import (
 from checkout.models import Notification, Payment, PaymentEvent
 from checkout.money import Money
 from checkout.payments.states import PaymentStatus
+from tests.sql_log import statements
 
 S = PaymentStatus
 
@@ -205,3 +206,17 @@ def test_ids_that_are_not_text_are_refused_and_change_nothing(
     db.session.expire_all()
     assert db.session.get(Payment, payment.id).status == S.PENDING
     assert any("fake notification rejected" in r.getMessage() for r in caplog.records)
+
+
+def test_a_notification_row_is_written_twice_and_never_read_back(app, client, make_payment):
+    """Stored, then its outcome set by id: the commits in between never make it read again."""
+    payment = make_payment(gateway="fake")
+    body = {"id": "n9", "ref": payment.ref, "status": "paid", "amount": 1250}
+
+    with statements(app) as seen:
+        assert post(client, body).status_code == 200
+
+    touching = [sql.split(" WHERE")[0] for sql in seen if "notifications" in sql]
+    assert [sql.split()[0] for sql in touching] == ["INSERT", "UPDATE"]
+    [row] = notifications()
+    assert (row.outcome, row.payment_id) == ("processed", payment.id)
