@@ -1,11 +1,11 @@
 """The baseline of bench/web.py: a bare Flask app under the same gunicorn settings.
 
-What the product's pages would cost if they did nothing but render a template of the same size:
-`GET /page/<bytes>` renders a Jinja template (a list of rows with a few variables each, inside a
-small layout) to about that many bytes, `GET /json/<bytes>` returns a JSON object of about that
-size, and `POST /store` stores the raw request body as one row in PostgreSQL and commits (the
-bare twin of an IPN). No sessions, CSRF, rate limits, logging or gateway registry: the ratio
-product/bare is what all of those, and the product's own work, cost.
+What the product's pages would cost if they did nothing but render a template of the same size.
+`GET /page/<bytes>` renders a Jinja template (cards of mostly static markup with a few
+variables each, inside a small layout) to about that many bytes; `GET /json/<bytes>` returns a
+JSON object of about that size; `POST /store` stores the raw request body as one row in
+PostgreSQL and commits (the bare twin of an IPN). No sessions, CSRF, rate limits, logging or
+gateway registry: the ratio product/bare is what all of those, and the product's own work, cost.
 
 Environment: BARE_DATABASE_URL (the bench's database; `bare_rows` is created by bench/web.py).
 """
@@ -27,13 +27,22 @@ engine = create_engine(
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title></head>
-<body><main><h1>{{ title }}</h1><ul>
-{% for row in rows %}<li class="row"><a href="/item/{{ row.slug }}">{{ row.name }}</a>
-<span>{{ row.price }}</span></li>
+<body><main><h1>{{ title }}</h1><ul class="rows">
+{% for row in rows %}<li class="card row" data-slug="{{ row.slug }}">
+  <div class="row-body"><p class="row-region">A region of the bare page</p>
+    <h2 class="row-title"><a href="/item/{{ row.slug }}">{{ row.name }}</a></h2>
+    <p class="muted">Static markup standing in for what a real card of a real page says about
+    the thing it shows: a few sentences, some classes, nothing the template has to compute,
+    repeated so that the page has the size of the product's page it is compared with.</p>
+  </div>
+  <div class="row-side"><p class="price">{{ row.price }}</p>
+    <a class="button" href="/buy/{{ row.slug }}">Buy <span class="hidden">{{ row.name }}</span></a>
+  </div>
+</li>
 {% endfor %}</ul></main></body></html>
 """
 _ROW = {"slug": "row-slug-00", "name": "A row of the bare page", "price": "12.50 USD"}
-_ROW_BYTES = 110  # about what one rendered row of _PAGE takes
+_ROW_BYTES = 630  # about what one rendered row of _PAGE takes
 
 
 @cache
@@ -48,7 +57,7 @@ def page(size: int) -> str:
 
 @app.get("/json/<int:size>")
 def data(size: int) -> Response:
-    fields = max(1, size // 32)
+    fields = max(1, size // 40)
     return jsonify({f"field_{i:04d}": "a value of the bare json" for i in range(fields)})
 
 

@@ -45,8 +45,13 @@ import psycopg  # noqa: E402
 import requests  # noqa: E402
 from dashboard import postgres  # noqa: E402
 from flask import Flask  # noqa: E402
-from sweep import knobs, start_sandbox  # noqa: E402
-from web_servers import gunicorn, production_env, redis_server, worker_cpu_seconds  # noqa: E402
+from web_servers import (  # noqa: E402
+    gunicorn,
+    production_env,
+    redis_server,
+    sandbox,
+    worker_cpu_seconds,
+)
 
 from checkout import create_app  # noqa: E402
 from checkout.blueprints.urls import return_urls  # noqa: E402
@@ -240,19 +245,16 @@ def main() -> None:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--payments", type=int, default=400, help="pending payments polled")
+    parser.add_argument("--payments", type=int, default=200, help="pending payments polled")
     parser.add_argument("--only", help="run only paths whose label contains this")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     work = Path(tempfile.mkdtemp(prefix="tollgate-bench-web-"))
-    sandbox, sandbox_url = start_sandbox()
     try:
-        knobs(sandbox_url, ["coinpayments", "mpgs", "stripe", "copyandpay"], notifications=False)
-        with postgres() as url, redis_server() as redis_url:
+        with sandbox() as sandbox_url, postgres() as url, redis_server() as redis_url:
             run(args, url, redis_url, sandbox_url, work)
     finally:
-        sandbox.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -287,6 +289,7 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
             p: len(requests.get(product + p, timeout=30).content)
             for p in ("/", f"/checkout/{slug}", f"/status/{first}", f"/status/{first}.json")
         }
+        print("  bytes per answer: " + ", ".join(f"{p} {n:,}" for p, n in size.items()))
         paths = [
             Path_("catalogue", "page", "/", f"/page/{size['/']}"),
             Path_(
