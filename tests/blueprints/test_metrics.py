@@ -12,8 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from checkout.blueprints.urls import return_urls
 from checkout.extensions import db
 from checkout.models import Payment
+from checkout.payments.service import ConcurrencyError, open_checkout
 from checkout.payments.states import PaymentStatus
 from tests.blueprints.html_helpers import Form, parse, read_form
 from tests.blueprints.test_stripe_webhook_and_return import deliver, event, pay, snapshot
@@ -242,3 +244,42 @@ def test_a_raw_path_never_becomes_a_label(client: FlaskClient) -> None:
         if name == "tollgate_http_requests_total"
     }
     assert not any("/" in str(endpoint) for endpoint in endpoints)
+
+
+def test_notifications_we_do_not_act_on_are_counted_by_why(
+    client: FlaskClient, sandbox, no_webhooks, make_payment
+) -> None:
+    payment = make_payment(gateway="stripe", status=S.CREATED)
+    open_checkout(payment, return_urls("stripe", payment.ref))
+    before = scrape(client)
+    intent = {"id": "pi_x", "object": "payment_intent", "status": "succeeded", "amount": 1250}
+    stranger = snapshot(sandbox, payment, id="cs_test_other", client_reference_id="pay_unknown")
+
+    assert deliver(client, event(intent, "payment_intent.succeeded")).status_code == 200
+    assert deliver(client, event(stranger, "checkout.session.completed")).status_code == 200
+
+    after = scrape(client)
+    notes = "tollgate_notifications_total"
+    assert after.minus(before, notes, gateway="stripe", outcome="ignored") == 1
+    assert after.minus(before, notes, gateway="stripe", outcome="unknown_payment") == 1
+    assert after.minus(before, notes, gateway="stripe", outcome="stored") == 0
+
+
+def test_a_busy_database_is_counted_as_a_retry(
+    client: FlaskClient, sandbox, no_webhooks, make_payment, monkeypatch
+) -> None:
+    payment = make_payment(gateway="stripe", status=S.CREATED)
+    open_checkout(payment, return_urls("stripe", payment.ref))
+    body = event(snapshot(sandbox, payment), "checkout.session.completed")
+    before = scrape(client)
+
+    def busy(*args: object) -> None:
+        raise ConcurrencyError("payment kept changing")
+
+    monkeypatch.setattr("checkout.blueprints.ipn.handle_notification", busy)
+    assert deliver(client, body).status_code == 503
+
+    grew = scrape(client).minus(
+        before, "tollgate_notifications_total", gateway="stripe", outcome="busy"
+    )
+    assert grew == 1
