@@ -4,7 +4,10 @@ two-sweeper test and bench/sweep.py.
 Per gateway one checkout is opened for real (the production client, over HTTP, at the
 sandbox); the rest are copies of it: the emulator's record copied under fresh ids
 (`checkout.sandbox.copies`) and our order and payment rows inserted in bulk with the original's
-values, each with its own refs. Every copy is PENDING and due now, so a sweep looks each up once.
+values, each with its own refs. The copies are spread over the time before the original, one
+a second, as real checkouts are (a look-up by creation time, as Stripe's list, then finds a
+batch's sessions without its neighbours'). Every copy is PENDING and due now, so a sweep looks
+each up once; the original is not due.
 
 The sweepers are real `flask scheduler` processes, as production runs them, given a long
 interval so that each sweeps exactly one round while it is watched.
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ from flask import Flask
 from sqlalchemy import insert, inspect, select, update
 
 from checkout.extensions import db
-from checkout.models import Order, Payment, SweepRun, new_ref
+from checkout.models import Order, Payment, SweepRun, new_ref, utcnow
 from checkout.sandbox.copies import copy_checkout
 from tests.reconciliation import open_payments
 
@@ -34,9 +38,13 @@ _CHUNK = 2000
 
 
 def seed_due(app: Flask, sandbox_app: Flask, gateway: str, n: int) -> list[str]:
-    """`n` due PENDING payments of `gateway`, each with its own checkout at the sandbox; refs."""
+    """`n` due PENDING payments of `gateway`, each with its own checkout at the sandbox; refs.
+
+    They are copies of one real checkout, which itself stays out of the round (not due until
+    tomorrow): the copies are older than it, and ids and creation times rise together.
+    """
     [first] = open_payments(app, gateway, 1)
-    refs = [first]
+    refs: list[str] = []
     with app.app_context():
         template = db.session.scalar(select(Payment).filter_by(ref=first))
         assert template is not None and template.gateway_reference, first
@@ -44,7 +52,7 @@ def seed_due(app: Flask, sandbox_app: Flask, gateway: str, n: int) -> list[str]:
         assert order is not None
         values = _column_values(template)
         old = (template.gateway_reference, template.ref)
-        for start in range(1, n, _CHUNK):
+        for start in range(0, n, _CHUNK):
             size = min(_CHUNK, n - start)
             order_ids = db.session.scalars(
                 insert(Order).returning(Order.id),
@@ -58,11 +66,15 @@ def seed_due(app: Flask, sandbox_app: Flask, gateway: str, n: int) -> list[str]:
                     for _ in range(size)
                 ],
             ).all()
-            rows = [_copy(sandbox_app, gateway, values, old, order_id) for order_id in order_ids]
+            rows = [
+                _copy(sandbox_app, gateway, values, old, order_id, age=n - (start + i))
+                for i, order_id in enumerate(order_ids)
+            ]
             db.session.execute(insert(Payment), rows)
             refs.extend(row["ref"] for row in rows)
             db.session.commit()
-        db.session.execute(update(Payment).filter_by(ref=first).values(next_check_at=None))
+        tomorrow = utcnow() + timedelta(days=1)
+        db.session.execute(update(Payment).filter_by(ref=first).values(next_check_at=tomorrow))
         db.session.commit()
     return refs
 
@@ -111,6 +123,17 @@ def start_scheduler(
         )
 
 
+def stop_scheduler(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM (the running sweep finishes first), then SIGKILL if it is still there after
+    `timeout` s: a failed test or benchmark must not leave a sweeper behind."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def sweep_runs(app: Flask, after: int = 0) -> list[SweepRun]:
     """The SweepRun rows with an id above `after`, oldest first, detached."""
     with app.app_context():
@@ -140,22 +163,38 @@ def _column_values(payment: Payment) -> dict[str, Any]:
 
 
 def _copy(
-    sandbox_app: Flask, gateway: str, values: dict[str, Any], old: tuple[str, str], order_id: int
+    sandbox_app: Flask,
+    gateway: str,
+    values: dict[str, Any],
+    old: tuple[str, str],
+    order_id: int,
+    age: int,
 ) -> dict[str, Any]:
+    """The row of a copy made `age` seconds before the original (the emulator's copy too)."""
     ref = new_ref("pay")
-    reference = copy_checkout(sandbox_app, gateway, old[0], ref)
-    swaps = {old[0]: reference, old[1]: ref}
+    changes = copy_checkout(sandbox_app, gateway, old[0], ref, age)
+    swaps = {**changes, old[1]: ref}
     row = {key: _swapped(value, swaps) for key, value in values.items()}
-    row.update(ref=ref, order_id=order_id, gateway_reference=reference, next_check_at=None)
+    row.update(
+        ref=ref,
+        order_id=order_id,
+        gateway_reference=changes[old[0]],
+        created_at=values["created_at"] - timedelta(seconds=age),
+        next_check_at=None,
+    )
     return row
 
 
-def _swapped(value: Any, swaps: dict[str, str]) -> Any:
-    """`value` with the original's ids replaced by the copy's, in strings, dicts and lists."""
+def _swapped(value: Any, swaps: dict[object, object]) -> Any:
+    """`value` with the original's values replaced by the copy's: ids inside strings, whole
+    numbers (a creation time) where equal, through dicts and lists."""
     if isinstance(value, str):
         for before, after in swaps.items():
-            value = value.replace(before, after)
+            if isinstance(before, str):
+                value = value.replace(before, str(after))
         return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return swaps.get(value, value)
     if isinstance(value, dict):
         return {key: _swapped(item, swaps) for key, item in value.items()}
     if isinstance(value, list):
