@@ -2,8 +2,8 @@
 
 The sweep's promises are about gateway traffic (each due payment looked up exactly once per
 round, however many sweepers run; a batch API used where there is one), so they are checked
-where the traffic arrives, at the sandbox, not by trusting the clients' own counters. Wrap the
-sandbox app's `wsgi_app` with `Traffic`; every request the emulators' API blueprints answer
+where the traffic arrives, at the sandbox, not by trusting the clients' own counters. Within
+`with Traffic(sandbox_app) as traffic:` every request the emulators' API blueprints answer
 (`sandbox_<gateway>_api`) is counted per gateway and per endpoint, and the payments it looked up
 are counted by the gateway's own key for them:
 
@@ -52,11 +52,13 @@ class Traffic:
         self.endpoints: Counter[str] = Counter()  # "gateway endpoint" -> API calls
         self.lookups: dict[str, Counter[str]] = {}  # gateway -> key -> times looked up
 
-    def install(self) -> Traffic:
+    def __enter__(self) -> Traffic:
+        """Count from now on (the sandbox app may already be serving)."""
         self.app.wsgi_app = self  # type: ignore[method-assign]
         return self
 
-    def uninstall(self) -> None:
+    def __exit__(self, *exc: object) -> None:
+        self.let_go()
         self.app.wsgi_app = self.wrapped  # type: ignore[method-assign]
 
     def reset(self) -> None:

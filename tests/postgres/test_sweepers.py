@@ -42,10 +42,8 @@ LIFTED = {f"{name.upper()}_RATE_LIMIT": "1000000" for name in GATEWAYS}
 
 @pytest.fixture
 def traffic(_sandbox_server: ThreadedServer) -> Iterator[Traffic]:
-    counter = Traffic(_sandbox_server.server.app).install()
-    yield counter
-    counter.let_go()
-    counter.uninstall()
+    with Traffic(_sandbox_server.server.app) as counter:
+        yield counter
 
 
 def test_two_schedulers_look_up_each_of_10000_due_payments_exactly_once(
