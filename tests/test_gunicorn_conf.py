@@ -116,13 +116,15 @@ def test_a_starting_server_clears_the_metrics_of_exited_processes_only(
     shared = tmp_path / "metrics"
     shared.mkdir()
     gone, running = _exited_pid(), os.getpid()  # running: a `flask scheduler` beside the server
-    for name in (f"counter_{gone}.db", f"histogram_{gone}.db", f"counter_{running}.db"):
+    names = (f"counter_{gone}.db", f"histogram_{gone}.db", f"counter_{running}.db", "notes.db")
+    for name in names:
         (shared / name).write_bytes(b"\0" * 8)
     conf = _load(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(shared))
 
     conf["on_starting"](SimpleNamespace())
 
-    assert sorted(p.name for p in shared.iterdir()) == [f"counter_{running}.db"]
+    # a file that is not prometheus_client's is left alone too
+    assert sorted(p.name for p in shared.iterdir()) == [f"counter_{running}.db", "notes.db"]
 
 
 def test_a_starting_server_creates_the_directory(

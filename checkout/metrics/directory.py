@@ -47,7 +47,7 @@ def clear_stale(directory: str) -> int:
     removed = 0
     for path in Path(directory).glob("*.db"):
         pid = _pid_of(path)
-        if pid is not None and _running(pid):
+        if pid is None or _running(pid):  # not prometheus_client's, or its process still runs
             continue
         path.unlink(missing_ok=True)
         removed += 1
