@@ -172,6 +172,8 @@ def _checkout(product: Product, order: Order | None) -> Response | str | tuple[s
         # The order is kept and the payment stays CREATED (never FAILED): the page comes back
         # for the same order with a fresh attempt token, so "Pay now" really tries again.
         form.attempt.data = _new_attempt()
+        # read again: this failure may have opened the gateway's breaker
+        options = breaker.offer(gateway_options(current_app.config, total)).options
         return _render(product, order, form, options, error=_words(option.label, exc), status=503)
     return _hand_off(payment)
 

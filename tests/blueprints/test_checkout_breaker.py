@@ -166,8 +166,11 @@ def test_pay_now_again_on_the_error_page_counts_and_then_shows_it_taken_off(
     assert "email" not in again.names() and again.checked("gateway") == GATEWAY
     second = again.submit(client)
     assert second.status_code == 503
-    assert "not answering right now" in parse(second.data).by_id("problem").text
+    html = parse(second.data)
+    assert "not answering right now" in html.by_id("problem").text
     assert breaker.snapshot()[GATEWAY] == Shown.OPEN
+    assert radio(html).has("disabled")  # the failure that opened it shows it taken off
+    assert form_of(html).checked("gateway") is None
     assert rows() == (1, 2)  # one order, two attempts
 
     refused = form_of(parse(second.data)).forge("gateway", GATEWAY).submit(client)
