@@ -336,3 +336,13 @@ def test_an_open_breaker_never_blocks_a_refresh(app: Flask, sandbox: Sandbox, cl
     outcome = refresh(payment, Source.POLL)
     assert outcome.error is None and outcome.new_status == PaymentStatus.PENDING
     assert len(sandbox_get(sandbox, "/_sandbox/mpgs/requests").json()) == asked + 1
+
+
+def test_a_breaker_that_cannot_be_written_never_fails_the_checkout(
+    app: Flask, sandbox: Sandbox, caplog
+) -> None:
+    GatewayBreaker.__table__.drop(db.engine)  # the database refuses every breaker write
+    [ref] = open_payments(app, GATEWAY, 1)
+    payment = db.session.scalar(db.select(Payment).filter_by(ref=ref))
+    assert payment.status == PaymentStatus.PENDING and payment.checkout_url
+    assert any("could not record a create" in r.getMessage() for r in caplog.records)
