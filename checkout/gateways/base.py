@@ -156,6 +156,8 @@ class Gateway:
     lifetime_bounds: ClassVar[tuple[timedelta, timedelta] | None] = None
     #: the lifetime the shop asks for (config); see `deadline_from`
     lifetime: timedelta | None = None
+    #: requests per second when the gateway documents none and the shop set none (our choice)
+    default_rate_limit: ClassVar[float] = 10.0
 
     @classmethod
     def currency_rules(cls, config: Mapping[str, Any]) -> CurrencyRules:
@@ -173,6 +175,15 @@ class Gateway:
             return None
         shortest, longest = self.lifetime_bounds
         return now + min(max(self.lifetime, shortest), longest)
+
+    @classmethod
+    def rate_limit(cls, config: Mapping[str, Any]) -> float:
+        """Requests per second the gateway allows us; the sweep stays under it (rate_limit.py).
+
+        The default reads the gateway's <NAME>_RATE_LIMIT setting; a gateway with documented
+        limits (Stripe) answers from them. Pure: no HTTP.
+        """
+        return float(config.get(f"{cls.name.upper()}_RATE_LIMIT") or cls.default_rate_limit)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Gateway:

@@ -1,7 +1,9 @@
 """HTTP plumbing shared by the gateways that speak plain HTTP (CoinPayments, MPGS, COPYandPAY).
 
 It turns every way a call can go wrong in transit (timeout, refused connection, 5xx, a body that
-is not JSON) into GatewayUnavailable, so gateway modules only handle answers that mean something.
+is not JSON) into GatewayUnavailable, and a 429 into GatewayRateLimited with the gateway's
+Retry-After, so gateway modules only handle answers that mean something. Inside a sweep each
+request first waits for one of the gateway's slots (rate_limit.py).
 Numbers in JSON bodies are parsed as Decimal so money never passes through a float.
 
 It also owns the time budget (docs/operations.md): GATEWAY_TOTAL_SECONDS bounds one gateway
@@ -25,7 +27,8 @@ import requests
 from flask import current_app, g, has_request_context
 from requests.adapters import HTTPAdapter
 
-from .base import GatewayUnavailable
+from .base import GatewayRateLimited, GatewayUnavailable
+from .rate_limit import before_request, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +191,11 @@ class HttpTransport:
         return transport
 
     def request(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
-        """Send one request; raise GatewayUnavailable for transport trouble and 5xx."""
+        """Send one request; raise GatewayUnavailable for transport trouble and 5xx.
+
+        A 429 raises GatewayRateLimited carrying the gateway's Retry-After, whatever the body.
+        """
+        before_request()
         host = _host(url)
         proxies = self._proxies.get(host)
         if proxies is None:
@@ -201,6 +208,10 @@ class HttpTransport:
             raise GatewayUnavailable(f"timeout calling {_host(url)}") from exc
         except requests.RequestException as exc:
             raise GatewayUnavailable(f"cannot reach {_host(url)}: {type(exc).__name__}") from exc
+        if response.status_code == 429:
+            raise GatewayRateLimited(
+                f"{_host(url)} answered HTTP 429", retry_after(response.headers.get("Retry-After"))
+            )
         if response.status_code >= 500:
             raise GatewayUnavailable(f"{_host(url)} answered HTTP {response.status_code}")
         try:

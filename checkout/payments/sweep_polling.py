@@ -4,6 +4,11 @@ Each gateway gets a coordinator (`sweep_gateway`) that feeds its claimed pages t
 worker pool. Workers ask the gateway in batches and hand every answer to the funnel in
 `service`; nothing here writes a status itself. Expiry lives here too because it is decided
 from the gateway's own answer: only a payment the gateway still calls open gets closed.
+
+Every worker sends its requests within the gateway's rate limit (gateways/rate_limit.py): each
+request waits for one of the sweep's slots, shared by every process. A gateway answering 429
+anyway is paused for every sweeper for its Retry-After; the payments it refused are left as
+they are (no error event, no back-off, not FAILED) and looked at again by a later pass.
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..gateways.base import Gateway, GatewayConfigError, GatewayError, Observation
+from ..gateways.base import (
+    Gateway,
+    GatewayConfigError,
+    GatewayError,
+    GatewayRateLimited,
+    Observation,
+)
+from ..gateways.rate_limit import NoSlot, SweepSlots, sweeping
 from ..gateways.registry import get_gateway
 from ..models import Order, Payment
 from .service import (
@@ -55,6 +67,7 @@ class Tally:
     cancelled: int = 0
     errors: int = 0
     calls: int = 0
+    rate_limited: int = 0  # left for a later pass: the gateway (or our limiter) said "slow down"
 
     def add(self, other: Tally) -> None:
         for name in self.__dataclass_fields__:
@@ -180,7 +193,8 @@ def _poll_task(run: Run, gateway: Gateway, batches: list[list[int]]) -> Tally:
     one write for the lot instead of several queries and a commit each. Expiries, orphans and
     errors are written as they come, through the single-payment paths.
     """
-    with run.app.app_context():
+    slots = SweepSlots.for_app(run.app)
+    with run.app.app_context(), sweeping(slots, gateway.name, gateway.rate_limit(run.app.config)):
         tally = Tally()
         loaded = {p.id: p for p in _load([i for batch in batches for i in batch])}
         answers: list[tuple[Payment, Observation]] = []
@@ -208,11 +222,12 @@ def _poll_batch(
         results = gateway.fetch_statuses(lookups)
     except GatewayError as exc:
         results = {payment.ref: exc for payment in lookups}
+    _slow_down(run, gateway, [a for a in results.values() if isinstance(a, GatewayRateLimited)])
     for payment in lookups:
         answer = results.get(payment.ref)
         if answer is None:
             answer = GatewayError("the gateway's batch answer left this payment out")
-        _settle(run.scope, gateway, payment, answer, tally, answers)
+        _settle(run, gateway, payment, answer, tally, answers)
 
 
 def _record(answers: list[tuple[Payment, Observation]], tally: Tally) -> None:
@@ -241,19 +256,22 @@ def _load(ids: list[int]) -> list[Payment]:
 
 
 def _settle(
-    scope: Scope,
+    run: Run,
     gateway: Gateway,
     payment: Payment,
     answer: Observation | GatewayError,
     tally: Tally,
     answers: list[tuple[Payment, Observation]],
 ) -> None:
+    if isinstance(answer, GatewayRateLimited):
+        _left_for_later(payment, answer, tally)
+        return
     tally.checked += 1
     if isinstance(answer, GatewayError):
         _error(payment, answer, tally)
         return
     observation = answer
-    reason = _deadline_reason(scope, payment, observation)
+    reason = _deadline_reason(run.scope, payment, observation)
     if payment.status == PaymentStatus.EXPIRED:
         # looked at again because money may still come: say whether it still may, and keep a
         # still-open answer EXPIRED here (the checkout was closed, or left to its shopper)
@@ -266,6 +284,10 @@ def _settle(
     tally.calls += 1
     try:
         closing = gateway.expire(payment)
+    except GatewayRateLimited as exc:
+        _slow_down(run, gateway, [exc])
+        _left_for_later(payment, exc, tally)  # looked up, but its expiry waits for later
+        return
     except GatewayError as exc:
         _error(payment, exc, tally)
         return
@@ -339,6 +361,20 @@ def _cancel_orphan(payment: Payment) -> Outcome:
     )
     with _writing():
         return record_observation(payment, observation, Source.SWEEP)
+
+
+def _slow_down(run: Run, gateway: Gateway, refusals: list[GatewayRateLimited]) -> None:
+    """After the gateway's own 429s, pause its look-ups for every sweeper (once per batch)."""
+    answered = [r for r in refusals if not isinstance(r, NoSlot)]
+    if answered:
+        waits = [r.retry_after for r in answered if r.retry_after is not None]
+        SweepSlots.for_app(run.app).pause(gateway.name, max(waits) if waits else None)
+
+
+def _left_for_later(payment: Payment, refusal: GatewayRateLimited, tally: Tally) -> None:
+    """A rate-limited look-up changes nothing: the payment stays due for a later pass."""
+    tally.rate_limited += 1
+    log.debug("payment %s: left for a later pass: %s", payment.ref, refusal)
 
 
 def _error(payment: Payment, error: GatewayError, tally: Tally) -> None:

@@ -26,18 +26,22 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 def with_knobs(
-    env: SandboxEnv, gateway: str, error: Callable[[], Response]
+    env: SandboxEnv,
+    gateway: str,
+    error: Callable[[], Response],
+    throttled: Callable[[], Response] | None = None,
 ) -> Callable[[View], View]:
     """Make an API view misbehave as the gateway's knobs say before it runs.
 
     `error` builds the gateway's own failure answer (called inside the request), so a test that
-    turns up `error_rate` sees what the real gateway sends when it is in trouble.
+    turns up `error_rate` sees what the real gateway sends when it is in trouble; `throttled`
+    its own 429, for `throttle_rate`.
     """
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            trouble = env.misbehave(gateway, error)
+            trouble = env.misbehave(gateway, error, throttled)
             if trouble is not None:
                 return trouble
             return view(*args, **kwargs)

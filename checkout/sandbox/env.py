@@ -28,6 +28,7 @@ class Knobs:
     timeout_rate: float = 0.0  # share of API calls that hang for hang_seconds
     hang_seconds: float = 30.0
     malformed_rate: float = 0.0  # share of API calls answered with a body that is not JSON
+    throttle_rate: float = 0.0  # share of API calls answered with the gateway's own 429
     notifications: bool = True  # send IPNs / webhooks at all
     notify_attempts: int = 10  # deliveries tried before giving up
 
@@ -101,12 +102,23 @@ class SandboxEnv:
         for hook in self._reset_hooks:
             hook()
 
-    def misbehave(self, gateway: str, error: Callable[[], Response]) -> Response | None:
-        """Apply the gateway's knobs to one API call: a Response to send instead, or None."""
+    def misbehave(
+        self,
+        gateway: str,
+        error: Callable[[], Response],
+        throttled: Callable[[], Response] | None = None,
+    ) -> Response | None:
+        """Apply the gateway's knobs to one API call: a Response to send instead, or None.
+
+        `throttled` builds the gateway's "too many requests" answer, for the throttle_rate knob.
+        """
         knobs = self.knobs[gateway]
         if knobs.latency_ms:
             time.sleep(knobs.latency_ms / 1000)
         roll = self.random.random()
+        if throttled is not None and roll < knobs.throttle_rate:
+            return throttled()
+        roll -= knobs.throttle_rate if throttled is not None else 0.0
         if roll < knobs.timeout_rate:
             time.sleep(knobs.hang_seconds)
             return error()

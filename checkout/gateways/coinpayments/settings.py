@@ -57,4 +57,11 @@ SETTINGS = (
         "The coin shoppers send (LTCT is CoinPayments' test coin).",
         sandbox="LTCT",
     ),
+    # the sandbox has no limit of its own; docs/rate-limits.md
+    Setting(
+        "COINPAYMENTS_RATE_LIMIT",
+        10.0,
+        "Requests/s CoinPayments allows us (none published: our choice); sweep takes 80%.",
+        sandbox=1000.0,
+    ),
 )

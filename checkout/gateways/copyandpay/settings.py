@@ -53,4 +53,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Brands the payment widget offers (data-brands), space-separated",
         sandbox=DEFAULT_BRANDS,
     ),
+    # the sandbox has no limit of its own; docs/rate-limits.md
+    Setting(
+        "COPYANDPAY_RATE_LIMIT",
+        20.0,
+        "Requests/s HyperPay allows us (none published: our choice); sweep takes 80%.",
+        sandbox=1000.0,
+    ),
 )

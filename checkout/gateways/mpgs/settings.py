@@ -53,4 +53,11 @@ SETTINGS = (
         "",
         "Currencies your merchant profile takes, comma-separated (e.g. SAR,USD); empty: any.",
     ),
+    # the sandbox has no limit of its own; docs/rate-limits.md
+    Setting(
+        "MPGS_RATE_LIMIT",
+        20.0,
+        "Requests/s MPGS allows us (Mastercard publishes none: our choice); sweep takes 80%.",
+        sandbox=1000.0,
+    ),
 )

@@ -12,8 +12,7 @@ in currencies.py. This module keeps the SDK calls and what their errors mean for
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,8 +35,10 @@ from ..currency import CurrencyRules
 from ..transport import CallBudget, call_budget, pooled_session, proxies_for
 from ..wire import json_safe
 from . import notifications
+from .catchup import PAGE_SIZE, CatchUp
 from .currencies import RULES
-from .settings import DEFAULT_API_BASE
+from .sdk import BudgetedRequestsClient, sdk_backoff, stripe_errors
+from .settings import DEFAULT_API_BASE, rate_limit_for
 from .statuses import (
     from_unix,
     intent_id_of,
@@ -48,6 +49,8 @@ from .statuses import (
 
 if TYPE_CHECKING:
     from ...models import Payment
+
+__all__ = ["StripeGateway", "observe_session", "sdk_backoff"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,10 +64,17 @@ _MAX_LIFETIME = timedelta(hours=24) - timedelta(seconds=60)
 class StripeGateway(Gateway):
     name = "stripe"
     lifetime_bounds = (_MIN_LIFETIME, _MAX_LIFETIME)
+    #: a batch is one list page's worth of sessions (catchup.py)
+    batch_size = PAGE_SIZE
 
     @classmethod
     def currency_rules(cls, config: Mapping[str, Any]) -> CurrencyRules:
         return RULES
+
+    @classmethod
+    def rate_limit(cls, config: Mapping[str, Any]) -> float:
+        """Stripe's documented read limit for our key's mode, or STRIPE_RATE_LIMIT (settings)."""
+        return rate_limit_for(config)
 
     def __init__(
         self,
@@ -80,7 +90,7 @@ class StripeGateway(Gateway):
         self.budget = budget
         # one pooled session shared by the sweep's threads, reading the environment once (see
         # transport.pooled_session): the SDK's default re-reads it on every call
-        http_client = _BudgetedRequestsClient(
+        http_client = BudgetedRequestsClient(
             budget, session=pooled_session(), proxy=proxies_for(api_base) or None
         )
         self._client = stripe.StripeClient(
@@ -92,6 +102,7 @@ class StripeGateway(Gateway):
         self._webhook_secret = webhook_secret
         self._tolerance = webhook_tolerance
         self.lifetime = timedelta(seconds=session_lifetime)
+        self._catch_up = CatchUp(self._list_page)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> StripeGateway:
@@ -140,7 +151,7 @@ class StripeGateway(Gateway):
         }
         options = {"idempotency_key": f"tollgate-checkout-{payment.ref}"}
         session = self._call(
-            payment,
+            payment.ref,
             "create",
             lambda: self._client.v1.checkout.sessions.create(params=params, options=options),
             rejected=True,
@@ -153,13 +164,37 @@ class StripeGateway(Gateway):
             gateway_reference=data["id"],
             redirect_url=data["url"],
             expires_at=expires_at,
-            data={"session_id": data["id"]},
+            # Stripe's own creation time, so the sweep finds the session in its list by it
+            data={"session_id": data["id"], "session_created": data.get("created")},
             raw=session_summary(data),
         )
 
     def fetch_status(self, payment: Payment) -> Observation:
         """Retrieve the session (with its payment intent) and map it. Moves no money."""
         return observe_session(self._retrieve(payment))
+
+    def fetch_statuses(self, payments: Iterable[Payment]) -> dict[str, Observation | GatewayError]:
+        """The sweep's look-ups: Stripe's session list first, a retrieve for what it leaves.
+
+        A failed list call (rate-limited, unavailable) answers for the whole batch, as one
+        failed retrieve would for its payment. See catchup.py.
+        """
+        payments = list(payments)
+        try:
+            listed = self._catch_up.observations(payments)
+        except GatewayError as exc:
+            return {payment.ref: exc for payment in payments}
+        results: dict[str, Observation | GatewayError] = {}
+        for payment in payments:
+            observation = listed.get(payment.gateway_reference or "")
+            if observation is not None:
+                results[payment.ref] = observation
+                continue
+            try:
+                results[payment.ref] = self.fetch_status(payment)
+            except GatewayError as exc:
+                results[payment.ref] = exc
+        return results
 
     def money_may_still_come(self, observation: Observation) -> bool:
         """Past our deadline, may this session still be paid? See MONEY_MAY_STILL_COME."""
@@ -183,7 +218,7 @@ class StripeGateway(Gateway):
             return observation
         try:
             expired = self._call(
-                payment,
+                payment.ref,
                 "expire",
                 lambda: self._client.v1.checkout.sessions.expire(
                     _reference(payment),
@@ -241,7 +276,7 @@ class StripeGateway(Gateway):
         }
         key = f"tollgate-refund-{payment.ref}-{payment.refunded_amount or 0}-{amount.amount}"
         refund = self._call(
-            payment,
+            payment.ref,
             "refund",
             lambda: self._client.v1.refunds.create(params=params, options={"idempotency_key": key}),
             rejected=True,
@@ -265,7 +300,7 @@ class StripeGateway(Gateway):
     def _retrieve(self, payment: Payment) -> dict[str, Any]:
         reference = _reference(payment)
         session = self._call(
-            payment,
+            payment.ref,
             "retrieve",
             lambda: self._client.v1.checkout.sessions.retrieve(
                 reference, params={"expand": ["payment_intent"]}
@@ -273,82 +308,17 @@ class StripeGateway(Gateway):
         )
         return session.to_dict()
 
-    def _call(
-        self, payment: Payment, action: str, call: Callable[[], T], rejected: bool = False
-    ) -> T:
-        with _stripe_errors(payment.ref, action, rejected=rejected):
+    def _list_page(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One page of `GET /v1/checkout/sessions` (catchup.py says which)."""
+        page = self._call(
+            "sweep", "list", lambda: self._client.v1.checkout.sessions.list(params=dict(params))
+        )
+        return page.to_dict()
+
+    def _call(self, ref: str, action: str, call: Callable[[], T], rejected: bool = False) -> T:
+        """Every API request goes through here: `ref` names the payment (or batch) in logs."""
+        with stripe_errors(ref, action, rejected=rejected):
             return call()
-
-
-def sdk_backoff(retries: int) -> float:
-    """The most the SDK sleeps before `retries` retries, in all (its back-off, jitter at most).
-
-    The SDK sleeps before retry n between INITIAL_DELAY and min(INITIAL_DELAY * 2**(n-1),
-    MAX_DELAY) seconds; version 16 does not follow Retry-After, so this bound is exact.
-    """
-    initial, ceiling = stripe.HTTPClient.INITIAL_DELAY, stripe.HTTPClient.MAX_DELAY
-    return sum(max(initial, min(initial * 2 ** (n - 1), ceiling)) for n in range(1, retries + 1))
-
-
-class _BudgetedRequestsClient(stripe.RequestsClient):
-    """The SDK's requests client held to a CallBudget.
-
-    The budget already sized the retries and the timeouts; inside a web request each attempt's
-    timeouts are also cut to what the request has left, and a retry that would not fit in it
-    is not made (the error of the last attempt is raised instead).
-    """
-
-    def __init__(self, budget: CallBudget, **kwargs: Any) -> None:
-        self._budget = budget
-        super().__init__(timeout=(budget.connect, budget.read), **kwargs)
-
-    @property
-    def _timeout(self) -> tuple[float, float]:  # read by the SDK before every attempt
-        return self._budget.timeouts()
-
-    @_timeout.setter
-    def _timeout(self, value: Any) -> None:
-        """The SDK's constructor stores its timeout here; the budget answers instead."""
-
-    def _should_retry(
-        self, response: Any, api_connection_error: Any, num_retries: int, max_network_retries: Any
-    ) -> bool:
-        retry = super()._should_retry(
-            response, api_connection_error, num_retries, max_network_retries
-        )
-        return retry and self._budget.room_for_retry(
-            sdk_backoff(num_retries + 1) - sdk_backoff(num_retries)
-        )
-
-
-@contextmanager
-def _stripe_errors(ref: str, action: str, *, rejected: bool) -> Iterator[None]:
-    """Translate SDK errors into what the core must do about them."""
-    try:
-        yield
-    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
-        raise GatewayUnavailable(f"Stripe {action}: {_describe(exc)}") from exc
-    except (stripe.AuthenticationError, stripe.PermissionError) as exc:
-        log.error("payment %s: Stripe refused our credentials on %s: %s", ref, action, exc)
-        raise GatewayConfigError(f"Stripe {action}: {_describe(exc)}") from exc
-    except (stripe.InvalidRequestError, stripe.IdempotencyError, stripe.CardError) as exc:
-        if rejected:
-            raise GatewayRejected(f"Stripe {action}: {_describe(exc)}") from exc
-        # Stripe does not know a session we created: wrong account, or test vs live keys.
-        log.error("payment %s: Stripe could not %s the session: %s", ref, action, exc)
-        raise GatewayConfigError(f"Stripe {action}: {_describe(exc)}") from exc
-    except stripe.StripeError as exc:  # APIError (5xx, a body that is not JSON) and the rest
-        raise GatewayUnavailable(f"Stripe {action}: {_describe(exc)}") from exc
-    except GatewayError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GatewayUnavailable(f"Stripe {action}: unexpected answer ({exc!r})") from exc
-
-
-def _describe(exc: stripe.StripeError) -> str:
-    status = f"HTTP {exc.http_status}: " if exc.http_status else ""
-    code = f" [{exc.code}]" if exc.code else ""
-    return f"{status}{exc.user_message or type(exc).__name__}{code}"
 
 
 def _reference(payment: Payment) -> str:

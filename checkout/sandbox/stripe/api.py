@@ -21,7 +21,7 @@ from flask import Blueprint, Response, request
 
 from .. import credentials
 from ..common import json_response, random_id, with_knobs
-from . import refunds, sessions
+from . import listing, refunds, sessions
 from .errors import ApiError
 from .lifecycle import tick
 from .params import expand, unflatten
@@ -42,6 +42,10 @@ def blueprint(state: StripeSandbox) -> Blueprint:
         return state.render(session, expand(params))
 
     @api
+    def list_sessions(params: dict[str, Any]) -> dict[str, Any]:
+        return listing.list_sessions(state, params)
+
+    @api
     def retrieve_session(params: dict[str, Any], session_id: str) -> dict[str, Any]:
         return state.render(state.session(session_id), expand(params))
 
@@ -54,6 +58,7 @@ def blueprint(state: StripeSandbox) -> Blueprint:
         return dict(refunds.create_refund(state, params))
 
     bp.add_url_rule("/v1/checkout/sessions", view_func=create_session, methods=["POST"])
+    bp.add_url_rule("/v1/checkout/sessions", view_func=list_sessions, methods=["GET"])
     bp.add_url_rule(
         "/v1/checkout/sessions/<session_id>", view_func=retrieve_session, methods=["GET"]
     )
@@ -67,7 +72,7 @@ def blueprint(state: StripeSandbox) -> Blueprint:
 def _api(state: StripeSandbox, handler: Handler) -> Callable[..., Response]:
     """Auth, knobs, parsing, idempotency and error shapes around one API handler."""
 
-    @with_knobs(state.env, NAME, _unknown_error)
+    @with_knobs(state.env, NAME, _unknown_error, _rate_limited)
     @functools.wraps(handler)
     def view(**kwargs: Any) -> Response:
         try:
@@ -118,6 +123,24 @@ def _failure(exc: ApiError) -> Response:
 def _unknown_error() -> Response:
     """What the error_rate / timeout_rate knobs answer: Stripe's own 500."""
     return _failure(ApiError(500, "An unknown error occurred", "api_error"))
+
+
+def _rate_limited() -> Response:
+    """What the throttle_rate knob answers: Stripe's 429 (docs.stripe.com/rate-limits).
+
+    The body is Stripe's error object with the `rate_limit` code (docs.stripe.com/error-codes);
+    the header names which limiter refused, as Stripe's `Stripe-Rate-Limited-Reason` does.
+    """
+    response = _failure(
+        ApiError(
+            429,
+            "Request rate limit exceeded. Learn more about rate limits here "
+            "https://stripe.com/docs/rate-limits.",
+            code="rate_limit",
+        )
+    )
+    response.headers["Stripe-Rate-Limited-Reason"] = "global-rate"
+    return response
 
 
 def _authenticate(header: str) -> None:

@@ -1,0 +1,193 @@
+"""Each gateway's rate limit, kept by the sweep across every process (docs/rate-limits.md).
+
+Every gateway declares how many requests per second it allows us (`Gateway.rate_limit`:
+Stripe's documented limits, a setting for the others). The sweep takes at most SWEEP_RATE_SHARE
+of it, counted in a moving one-second window that all processes share through the limiter
+storage (RATELIMIT_STORAGE_URI: Redis in production, memory under `make run`); the rest is left
+for shoppers. Shopper-facing calls (a create, a return or refresh look-up) are neither counted
+nor delayed: they never wait behind the sweep's budget.
+
+How it is wired: the sweep enters `sweeping(...)` in each of its worker threads; every HTTP
+request a gateway client sends calls `before_request()` (transport.py, and the Stripe SDK's HTTP
+client), which waits for a slot only inside that context. A gateway that answers 429 anyway is
+paused for every sweeper (`SweepSlots.pause`, shared through the same storage): waits for a slot
+also wait out the pause. A wait is bounded (SWEEP_RATE_WAIT_SECONDS): past it the call raises
+GatewayRateLimited and the payment is simply left for a later pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from flask import Flask
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from .errors import GatewayRateLimited
+
+log = logging.getLogger(__name__)
+
+#: the share of a gateway's limit the sweep may use; the rest is the shoppers' (our choice)
+DEFAULT_SHARE = 0.8
+#: the longest a sweep call waits for a slot or for a pause to end before giving up (our choice)
+DEFAULT_WAIT_SECONDS = 10.0
+#: how long a 429 without Retry-After pauses the gateway's sweep (our choice)
+DEFAULT_PAUSE_SECONDS = 2.0
+_NAMESPACE = "tollgate-gateway"
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The slots of one gateway inside one sweep worker thread."""
+
+    slots: SweepSlots
+    gateway: str
+    per_second: int  # the sweep's share of the gateway's limit
+
+
+class NoSlot(GatewayRateLimited):
+    """Our own limiter found no request slot in time: the gateway itself did not refuse."""
+
+
+_current: ContextVar[_Budget | None] = ContextVar("tollgate_gateway_budget", default=None)
+
+
+class SweepSlots:
+    """The sweep's per-gateway request budget, shared by every process using `storage_uri`."""
+
+    def __init__(
+        self,
+        storage_uri: str,
+        *,
+        share: float = DEFAULT_SHARE,
+        max_wait: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
+        self.share = share
+        self.max_wait = max_wait
+        self._storage: Storage = storage_from_string(storage_uri)
+        self._window = MovingWindowRateLimiter(self._storage)
+        # when the shared storage cannot answer, each process keeps its own count meanwhile
+        self._fallback = MovingWindowRateLimiter(MemoryStorage())
+
+    @classmethod
+    def for_app(cls, app: Flask) -> SweepSlots:
+        """The app's one SweepSlots, built from its config on first use."""
+        slots = app.extensions.get("tollgate_sweep_slots")
+        if slots is None:
+            slots = app.extensions["tollgate_sweep_slots"] = cls.from_config(app.config)
+        return slots
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SweepSlots:
+        return cls(
+            str(config.get("RATELIMIT_STORAGE_URI") or "memory://"),
+            share=float(config.get("SWEEP_RATE_SHARE", DEFAULT_SHARE)),
+            max_wait=float(config.get("SWEEP_RATE_WAIT_SECONDS", DEFAULT_WAIT_SECONDS)),
+        )
+
+    def sweep_share(self, limit: float) -> int:
+        """Requests per second the sweep may send to a gateway allowing `limit` (at least 1)."""
+        return max(1, math.floor(limit * self.share))
+
+    def acquire(self, gateway: str, per_second: int) -> None:
+        """Wait for one of the gateway's `per_second` slots, within `max_wait`.
+
+        Raises NoSlot (a GatewayRateLimited) when the wait would be longer: the caller leaves
+        the payment for a later pass, as after a 429.
+        """
+        item = RateLimitItemPerSecond(per_second)
+        give_up = time.monotonic() + self.max_wait
+        while True:
+            wait = self.paused_for(gateway)
+            if wait <= 0:
+                if self._hit(item, gateway):
+                    return
+                wait = self._until_free(item, gateway)
+            left = give_up - time.monotonic()
+            if wait > left:
+                raise NoSlot(
+                    f"no {gateway} request slot within {self.max_wait:g} s", retry_after=wait
+                )
+            time.sleep(wait)
+
+    def pause(self, gateway: str, seconds: float | None) -> float:
+        """Hold every sweeper's requests to `gateway` for `seconds` (after a 429); the pause set."""
+        seconds = DEFAULT_PAUSE_SECONDS if seconds is None or seconds <= 0 else seconds
+        whole = max(1, math.ceil(seconds))  # the storages keep expiries in whole seconds
+        try:
+            self._storage.incr(self._pause_key(gateway), whole)
+        except self._storage.base_exceptions:
+            log.warning("rate-limit storage unavailable; %s pause kept in this process", gateway)
+            self._fallback.storage.incr(self._pause_key(gateway), whole)
+        log.info("sweep: %s is rate-limiting us, pausing its look-ups for %d s", gateway, whole)
+        return float(whole)
+
+    def paused_for(self, gateway: str) -> float:
+        """Seconds left of a pause of `gateway`'s sweep; 0 when it is not paused."""
+        key = self._pause_key(gateway)
+        for storage in (self._storage, self._fallback.storage):
+            try:
+                if storage.get(key) > 0:
+                    return max(0.0, storage.get_expiry(key) - time.time())
+            except storage.base_exceptions:
+                continue
+        return 0.0
+
+    def _hit(self, item: RateLimitItemPerSecond, gateway: str) -> bool:
+        try:
+            return self._window.hit(item, _NAMESPACE, gateway)
+        except self._storage.base_exceptions:
+            log.warning("rate-limit storage unavailable; counting %s in this process", gateway)
+            return self._fallback.hit(item, _NAMESPACE, gateway)
+
+    def _until_free(self, item: RateLimitItemPerSecond, gateway: str) -> float:
+        """Seconds until the oldest request in the window leaves it (a few ms at least)."""
+        try:
+            stats = self._window.get_window_stats(item, _NAMESPACE, gateway)
+        except self._storage.base_exceptions:
+            stats = self._fallback.get_window_stats(item, _NAMESPACE, gateway)
+        return max(0.005, stats.reset_time - time.time())
+
+    @staticmethod
+    def _pause_key(gateway: str) -> str:
+        return f"{_NAMESPACE}/pause/{gateway}"
+
+
+@contextmanager
+def sweeping(slots: SweepSlots, gateway: str, limit: float) -> Iterator[None]:
+    """Within this block, this thread's requests to `gateway` wait for the sweep's slots."""
+    token = _current.set(_Budget(slots, gateway, slots.sweep_share(limit)))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def before_request() -> None:
+    """Called before every HTTP request to a gateway: waits for a slot inside a sweep only."""
+    budget = _current.get()
+    if budget is not None:
+        budget.slots.acquire(budget.gateway, budget.per_second)
+
+
+def retry_after(value: str | None) -> float | None:
+    """A Retry-After header in seconds (RFC 9110: delay-seconds or an HTTP-date); None if unread."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
