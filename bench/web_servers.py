@@ -54,6 +54,47 @@ def redis_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+# The gateways' sandbox in a process of its own (its CPU is not the workers'), sending no
+# notifications: the bench's IPNs are its own, and PUBLIC_BASE_URL is not reachable.
+_SANDBOX = """
+import logging, sys
+logging.basicConfig(level=logging.WARNING)
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+from checkout.config import Config
+from checkout.sandbox import create_sandbox_app
+from checkout.sandbox.env import SandboxOptions
+from checkout.sandbox.server import ThreadedServer
+quiet = {name: {"notifications": False} for name in Config.GATEWAYS.split(",")}
+server = ThreadedServer(create_sandbox_app(SandboxOptions(seed=1, knobs=quiet))).start()
+print(server.url, flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def sandbox() -> Iterator[str]:
+    """The gateways' sandbox, served from a subprocess; yields its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SANDBOX],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = process.stdout.readline().strip() if process.stdout else ""
+        if not url.startswith("http://127.0.0.1:"):
+            raise SystemExit(f"the sandbox did not start: {url!r}")
+        yield url
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+# the JSON run measures polls between look-ups: a window longer than one run (bench/web.py)
+COALESCE_SECONDS = 60
+
+
 def production_env(database_url: str, redis_url: str, sandbox_url: str) -> dict[str, str]:
     """The environment of a production deployment whose gateways answer from the sandbox."""
     env = {
@@ -67,6 +108,7 @@ def production_env(database_url: str, redis_url: str, sandbox_url: str) -> dict[
         PUBLIC_BASE_URL="https://shop.bench.test",
         DATABASE_URL=database_url,
         RATELIMIT_STORAGE_URI=redis_url,
+        REFRESH_COALESCE_SECONDS=str(COALESCE_SECONDS),
         ESIM_PROVIDER_URL=sandbox_url.rstrip("/") + provider.SANDBOX_PATH,
         ESIM_PROVIDER_API_KEY=provider.SANDBOX_API_KEY,
     )
