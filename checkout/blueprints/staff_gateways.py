@@ -17,9 +17,9 @@ from werkzeug.wrappers import Response
 
 from ..extensions import limiter
 from ..gateways import registry
-from ..models import Forced, GatewayBreaker, StaffRole, utcnow
+from ..models import Forced, StaffRole, utcnow
 from ..payments import breaker
-from ..payments.breaker import Shown
+from ..payments.breaker import Breaker, Shown
 from .staff import bp
 from .staff_audit import record
 from .staff_common import has_role, requires
@@ -44,7 +44,7 @@ class GatewayRow:
     state: Shown
     words: str
     mode: str  # a MODES key
-    row: GatewayBreaker | None
+    row: Breaker | None
 
 
 @bp.get("/gateways")
@@ -102,6 +102,6 @@ def _page(**extra: object) -> str:
     )
 
 
-def _mode_of(row: GatewayBreaker | None) -> str:
+def _mode_of(row: Breaker | None) -> str:
     forced = row.forced if row is not None else None
     return next(mode for mode, value in MODES.items() if value == forced)

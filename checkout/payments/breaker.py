@@ -92,7 +92,27 @@ def result_of(error: GatewayError | None) -> Result:
     return Result.IGNORED
 
 
-def shown(row: GatewayBreaker | None, now: datetime) -> Shown:
+@dataclass(frozen=True)
+class Breaker:
+    """One gateway's `gateway_breakers` row as read: a plain value (columns as attributes)."""
+
+    gateway: str
+    state: str
+    consecutive_failures: int
+    window_started_at: datetime | None
+    window_calls: int
+    window_failures: int
+    opened_at: datetime | None
+    open_until: datetime | None
+    probe_token: str | None
+    probe_until: datetime | None
+    forced: str | None
+    forced_reason: str | None
+    forced_by: str | None
+    forced_at: datetime | None
+
+
+def shown(row: Breaker | None, now: datetime) -> Shown:
     """The state of a breaker row at `now`; no row is a closed breaker nobody forced."""
     if row is None:
         return Shown.CLOSED
@@ -105,12 +125,11 @@ def shown(row: GatewayBreaker | None, now: datetime) -> Shown:
     return Shown.HALF_OPEN if row.open_until is None or row.open_until <= now else Shown.OPEN
 
 
-def read() -> dict[str, GatewayBreaker]:
-    """Every gateway's breaker row, by gateway name: one query."""
-    rows = db.session.scalars(
-        select(GatewayBreaker).execution_options(populate_existing=True)
-    ).all()
-    return {row.gateway: row for row in rows}
+def read() -> dict[str, Breaker]:
+    """Every gateway's breaker row, by gateway name: one query (Core rows, half the cost of
+    loading ORM objects, on every checkout page)."""
+    rows = db.session.execute(select(GatewayBreaker.__table__)).mappings()
+    return {row["gateway"]: Breaker(**row) for row in rows}
 
 
 def snapshot() -> dict[str, str]:
@@ -127,7 +146,7 @@ class Offer:
     reason; open, or half-open with its probe under way, shows TEMPORARILY_UNAVAILABLE.
     """
 
-    def __init__(self, options: list[GatewayOption], rows: dict[str, GatewayBreaker]) -> None:
+    def __init__(self, options: list[GatewayOption], rows: dict[str, Breaker]) -> None:
         self._configured = {option.name: option for option in options}
         self._rows = rows
         self._now = utcnow()
@@ -334,7 +353,7 @@ def _claim_probe(gateway: str, token: str, now: datetime) -> bool:
     return claimed.rowcount == 1
 
 
-def _probe_free(row: GatewayBreaker | None, now: datetime) -> bool:
+def _probe_free(row: Breaker | None, now: datetime) -> bool:
     return row is None or row.probe_token is None or (row.probe_until or now) <= now
 
 
