@@ -23,9 +23,10 @@ from checkout.payments import breaker
 from checkout.payments.breaker import TEMPORARILY_UNAVAILABLE, Result, Shown
 from checkout.payments.service import Source, refresh
 from checkout.payments.states import PaymentStatus
+from checkout.payments.sweep import sweep_pending
 from tests.conftest import Sandbox, sandbox_get
 from tests.gateways.mpgs.conftest import force_answer
-from tests.reconciliation import open_payments
+from tests.reconciliation import due_now, open_payments, pay_ref, payment
 
 GATEWAY = "stripe"
 COOLDOWN = 30
@@ -336,6 +337,19 @@ def test_an_open_breaker_never_blocks_a_refresh(app: Flask, sandbox: Sandbox, cl
     outcome = refresh(payment, Source.POLL)
     assert outcome.error is None and outcome.new_status == PaymentStatus.PENDING
     assert len(sandbox_get(sandbox, "/_sandbox/mpgs/requests").json()) == asked + 1
+
+
+def test_neither_an_open_nor_a_forced_off_breaker_blocks_the_sweep(
+    app: Flask, sandbox: Sandbox, clock
+) -> None:
+    [ref] = open_payments(app, GATEWAY, 1)
+    opened(clock)
+    breaker.force(GATEWAY, "off", "down for maintenance", "admin@tollgate.test")
+    pay_ref(sandbox, ref)
+    due_now()
+    run = sweep_pending("test")
+    assert run.checked == 1
+    assert payment(ref).status == PaymentStatus.COMPLETED
 
 
 def test_a_breaker_that_cannot_be_written_never_fails_the_checkout(
