@@ -1,136 +1,320 @@
-"""Benchmark the sweep against the sandbox gateways with injected latency.
+"""Benchmark the sweep: gateway calls per payment, wall time against the rate limits, and one
+against two sweeper processes on PostgreSQL.
 
-    .venv/bin/python bench/sweep.py                      # 1,000 per gateway, 50 ms, then 10,000
-    .venv/bin/python bench/sweep.py --n 200 --memory-n 0 # a quick look
+    make bench                                         # = .venv/bin/python bench/sweep.py
+    .venv/bin/python bench/sweep.py --n 200 --no-unlimited   # a quick look
 
-For N pending payments per gateway it measures, in one run and on the same payments:
+Setup, not measured: a throwaway PostgreSQL server (bench/dashboard.py's), a throwaway
+redis-server for the rate limits the sweepers share (RATELIMIT_STORAGE_URI, as production runs
+several sweepers), the gateway sandbox in this process on 127.0.0.1 with `--latency-ms` added
+to every API answer (its `latency_ms` knob) and every API call counted where it arrives
+(`checkout.sandbox.traffic`), and N due payments per gateway (tests/sweep_load.py: one real
+checkout per gateway, the rest copies of it in the emulators and in bulk in the database).
+Nobody pays and notifications are off, so every round does the same work. The gateways are
+configured as live ones pointed at the sandbox's host (its demo credentials, given explicitly),
+not through TOLLGATE_SANDBOX_URL, which also lifts their rate limits so that `make run` and the
+tests are never slowed: here each keeps its declared limit (Stripe's test-mode limit for a
+test key).
 
-- the sweep (`sweep_pending`: paged, claimed, batched, a worker pool per gateway): wall time,
-  gateway API requests, payments per second;
-- a sequential sweep, one payment at a time through `service.refresh` (what the system this
-  replaces did): wall time and requests; and the ratio of the two;
-- the sweep's peak Python memory (tracemalloc) at N and at --memory-n payments per gateway.
+A round: every payment is made due again, K `flask scheduler` processes start (the command
+production runs), the sandbox holds their first calls until each has recorded its sweep run,
+then lets go; the round lasts until the last run has finished. Rounds: 1 and 2 processes under
+the gateways' declared rate limits, then (unless --no-unlimited) 1 and 2 with the limits lifted,
+to show what the processes themselves can do.
 
-The sandbox runs in a subprocess (its memory and CPU are not the sweep's), on 127.0.0.1 only.
-Notifications are off and nobody pays, so every look-up finds a pending payment and every run
-does the same work. Between runs every payment is made due again. Targets: at least 30x faster
-than sequential, and peak memory at 10,000 per gateway within 1.3x of that at 1,000.
+Per round it prints, per gateway: API calls, calls per payment (targets: Stripe <= 0.05,
+CoinPayments <= 0.04, MPGS 1; COPYandPAY has no batch API), the declared limit and the sweep's
+share of it, the most calls that reached the sandbox within any one second (at most the share,
+across all processes, if the shared limit holds), and the least time the share allows for the
+calls sent after the go (at most N a second: ceil(calls / N) - 1 s; the calls held at the
+sandbox took their slots before the go); then the wall time against the largest of those
+bounds, the payments per second, the CPU seconds of the sweepers and of the sandbox, and
+whether every payment was looked up exactly once.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import logging
+import math
 import os
-import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import tracemalloc
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select, update  # noqa: E402
-from sqlalchemy.orm import joinedload  # noqa: E402
+from dashboard import postgres  # noqa: E402  (bench/ is the script's own folder)
+from flask import Flask  # noqa: E402
+from sqlalchemy import update  # noqa: E402
 
 from checkout import create_app  # noqa: E402
 from checkout.extensions import db  # noqa: E402
-from checkout.gateways.base import ReturnUrls  # noqa: E402
-from checkout.gateways.registry import get_gateway  # noqa: E402
-from checkout.models import Order, Payment, Product, utcnow  # noqa: E402
-from checkout.payments.service import Source, checkout_values, refresh  # noqa: E402
-from checkout.payments.states import PaymentStatus  # noqa: E402
-from checkout.payments.sweep import sweep_pending  # noqa: E402
+from checkout.gateways.rate_limit import SweepSlots  # noqa: E402
+from checkout.gateways.registry import plugin_for  # noqa: E402
+from checkout.models import Payment, utcnow  # noqa: E402
+from checkout.sandbox import create_sandbox_app  # noqa: E402
+from checkout.sandbox.env import SandboxOptions  # noqa: E402
+from checkout.sandbox.server import ThreadedServer  # noqa: E402
+from checkout.sandbox.traffic import Traffic  # noqa: E402
+from tests.sweep_load import (  # noqa: E402
+    lookup_keys,
+    seed_due,
+    start_scheduler,
+    stop_scheduler,
+    sweep_runs,
+    wait_for_runs,
+)
 
-GATEWAYS = ("coinpayments", "mpgs", "stripe")
-_API_METHOD = {"coinpayments": "call", "mpgs": "_call", "stripe": "_call"}
-
-_SANDBOX = """
-import logging, sys
-logging.basicConfig(level=logging.WARNING)
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
-from checkout.sandbox import create_sandbox_app
-from checkout.sandbox.env import SandboxOptions
-from checkout.sandbox.server import ThreadedServer
-server = ThreadedServer(create_sandbox_app(SandboxOptions(seed=1))).start()
-print(server.url, flush=True)
-sys.stdin.read()
-"""
+GATEWAYS = ("coinpayments", "mpgs", "stripe", "copyandpay")
+TARGETS = {"stripe": 0.05, "coinpayments": 0.04, "mpgs": 1.0}  # calls per payment, at most
+LIFTED = "1000000"  # a <NAME>_RATE_LIMIT no sweep reaches here
 
 
 @dataclass
-class Timing:
+class Round:
+    sweepers: int
+    lifted: bool
     seconds: float
-    requests: int
+    calls: dict[str, int]
+    released: dict[str, int]  # calls that reached the sandbox after the go (not held)
+    busiest: dict[str, int]  # the most calls within any one second after the go
     checked: int
     errors: int
-    cpu: float = 0.0  # this process's CPU seconds (all threads)
-    sandbox_cpu: float = 0.0  # the sandbox process's CPU seconds
-
-    def line(self, label: str, payments: int) -> str:
-        return (
-            f"  {label:<11} {self.seconds:8.2f} s {self.requests:6d} requests "
-            f"{payments / self.seconds:7.0f} payments/s  cpu {self.cpu:5.1f} s here, "
-            f"{self.sandbox_cpu:4.1f} s sandbox  ({self.checked} checked, {self.errors} errors)"
-        )
+    once: bool  # every payment looked up exactly once
+    sweeper_cpu: float
+    sandbox_cpu: float
 
 
-class RequestCounter:
-    """Counts the API requests each gateway client sends (wraps its one door to the wire)."""
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1000, help="due payments per gateway")
+    parser.add_argument("--latency-ms", type=int, default=50, help="added to every API answer")
+    parser.add_argument("--gateways", default=",".join(GATEWAYS), help="comma-separated")
+    parser.add_argument("--workers", type=int, default=None, help="SWEEP_WORKERS (default: config)")
+    parser.add_argument("--no-unlimited", action="store_true", help="skip the lifted-limit rounds")
+    args = parser.parse_args()
+    gateways = [g.strip() for g in args.gateways.split(",") if g.strip()]
+    settings = {"SWEEP_WORKERS": str(args.workers)} if args.workers else {}
 
-    def __init__(self, app: Any, gateways: list[str]) -> None:
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        with app.app_context():
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per sandbox request
+    workdir = Path(tempfile.mkdtemp(prefix="tollgate-bench-sweep-"))
+    sandbox = create_sandbox_app(SandboxOptions(seed=1))
+    server = ThreadedServer(sandbox).start()
+    try:
+        with Traffic(sandbox) as traffic, postgres() as database, redis(workdir) as storage:
+            gateway_settings = _gateway_settings(server.url, gateways)
+            app = _app(database, storage, gateways, gateway_settings)
+            settings["RATELIMIT_STORAGE_URI"] = storage
+            settings.update({key: _env(value) for key, value in gateway_settings.items()})
+            _header(app, args, gateways, settings)
+            env = sandbox.extensions["sandbox"]
             for name in gateways:
-                client = get_gateway(name, app)
-                attribute = _API_METHOD[name]
-                setattr(client, attribute, self._wrap(name, getattr(client, attribute)))
+                env.knobs[name].update({"latency_ms": 0, "notifications": False})
+            started = time.perf_counter()
+            refs = [ref for name in gateways for ref in seed_due(app, sandbox, name, args.n)]
+            keys = lookup_keys(app, refs)
+            print(f"  setup: {len(refs)} due payments in {time.perf_counter() - started:.1f} s")
+            for name in gateways:
+                env.knobs[name].update({"latency_ms": args.latency_ms})
+            plans = [(1, False), (2, False)]
+            if not args.no_unlimited:
+                plans += [(1, True), (2, True)]
+            rounds = []
+            for sweepers, lifted in plans:
+                lifts = (
+                    {f"{name.upper()}_RATE_LIMIT": LIFTED for name in gateways} if lifted else {}
+                )
+                run = _round(app, traffic, keys, sweepers, lifted, {**settings, **lifts}, workdir)
+                _report(app, run, args.n, gateways)
+                rounds.append(run)
+            _compare(rounds)
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
-    def _wrap(self, name: str, method: Any) -> Any:
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                self.counts[name] += 1
-            return method(*args, **kwargs)
 
-        return counted
-
-    def take(self) -> int:
-        with self._lock:
-            total = sum(self.counts.values())
-            self.counts.clear()
-        return total
+def _gateway_settings(sandbox_url: str, gateways: list[str]) -> dict[str, Any]:
+    """Each gateway's sandbox credentials and URLs, without the sandbox's lifted rate limit."""
+    settings: dict[str, Any] = {}
+    for name in gateways:
+        plugin = plugin_for(name, {"GATEWAYS": ",".join(gateways)})
+        assert plugin is not None, name
+        values = plugin.sandbox_values(sandbox_url)
+        settings.update({k: v for k, v in values.items() if k != _limit_setting(name)})
+    return settings
 
 
-def start_sandbox() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", _SANDBOX],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+def _limit_setting(gateway: str) -> str:
+    return f"{gateway.upper()}_RATE_LIMIT"
+
+
+def _env(value: Any) -> str:
+    """A setting as the environment spells it (see config.load_environment)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _app(database: str, storage: str, gateways: list[str], settings: dict[str, Any]) -> Flask:
+    """This process's app (setup and reading the runs), configured as the sweepers are."""
+    app = create_app(
+        "testing",
+        {
+            **settings,
+            "SQLALCHEMY_DATABASE_URI": database,
+            "RATELIMIT_STORAGE_URI": storage,
+            "PUBLIC_BASE_URL": "http://127.0.0.1:9",
+            "GATEWAYS": ",".join(gateways),
+            "LOG_LEVEL": "WARNING",
+        },
     )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        process.kill()
-        raise SystemExit(f"the sandbox did not start: {url!r}")
-    return process, url
+    with app.app_context():
+        db.create_all()
+    return app
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), to see who the bottleneck is."""
+def _header(app: Flask, args: argparse.Namespace, gateways: list[str], env: dict) -> None:
+    workers = env.get("SWEEP_WORKERS", app.config["SWEEP_WORKERS"])
+    print(
+        f"sweep benchmark: {args.n} due payments per gateway ({', '.join(gateways)}), "
+        f"{args.latency_ms} ms per API answer, SWEEP_WORKERS={workers}, "
+        f"SWEEP_PAGE_SIZE={app.config['SWEEP_PAGE_SIZE']}, PostgreSQL, rate limits shared "
+        f"through redis, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+def _round(
+    app: Flask,
+    traffic: Traffic,
+    keys: dict[str, tuple[str, str]],
+    sweepers: int,
+    lifted: bool,
+    settings: dict[str, str],
+    workdir: Path,
+) -> Round:
+    """One sweep round by `sweepers` `flask scheduler` processes, timed from the sandbox's go."""
+    with app.app_context():
+        db.session.execute(
+            update(Payment)
+            .where(Payment.ref.in_(list(keys)))  # the seeded ones, not the checkouts they copy
+            .values(next_check_at=None, failure_count=0, claimed_until=None, claimed_by=None)
+        )
+        db.session.commit()
+        db.session.remove()
+    before = max((run.id for run in sweep_runs(app)), default=0)
+    traffic.reset()
+    traffic.hold()
+    logs = [workdir / f"round-{before}-{n}.log" for n in range(sweepers)]
+    processes = [
+        start_scheduler(
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            "",  # the gateways' own settings point them at the sandbox
+            log,
+            **settings,
+        )
+        for log in logs
+    ]
+    try:
+        wait_for_runs(app, lambda runs: len(runs) == sweepers, timeout=120, after=before)
+        cpu_before = [_cpu_seconds(p.pid) for p in processes]
+        sandbox_cpu = time.process_time()
+        go, go_clock = utcnow(), time.monotonic()
+        traffic.let_go()
+        runs = wait_for_runs(
+            app, lambda runs: all(r.finished_at for r in runs), timeout=1800, after=before
+        )
+        sandbox_cpu = time.process_time() - sandbox_cpu
+        sweeper_cpu = sum(_cpu_seconds(p.pid) for p in processes) - sum(cpu_before)
+    finally:
+        traffic.let_go()
+        for process in processes:
+            stop_scheduler(process)
+    for process, log in zip(processes, logs, strict=True):
+        if process.returncode != 0:
+            raise SystemExit(f"a sweeper failed:\n{log.read_text()[-3000:]}")
+    end: datetime = max(run.finished_at for run in runs if run.finished_at)
+    looked_up = [traffic.lookups.get(gateway, {}).get(key, 0) for gateway, key in keys.values()]
+    names = sorted(traffic.calls)
+    return Round(
+        sweepers=sweepers,
+        lifted=lifted,
+        seconds=(end - go).total_seconds(),
+        calls=dict(traffic.calls),
+        released={n: sum(t >= go_clock for t in traffic.arrivals.get(n, [])) for n in names},
+        busiest={n: traffic.busiest_second(n, since=go_clock) for n in names},
+        checked=sum(run.checked for run in runs),
+        errors=sum(run.errors for run in runs),
+        once=set(looked_up) == {1},
+        sweeper_cpu=sweeper_cpu,
+        sandbox_cpu=sandbox_cpu,
+    )
+
+
+def _report(app: Flask, run: Round, n: int, gateways: list[str]) -> None:
+    limits = "lifted" if run.lifted else "declared"
+    print(f"\n{run.sweepers} sweeper process(es), {limits} rate limits")
+    print(
+        f"  {'gateway':<13}{'calls':>7}{'per payment':>13}{'target':>9}"
+        f"{'limit r/s':>11}{'sweep r/s':>11}{'busiest s':>11}{'bound s':>9}"
+    )
+    bound = 0.0
+    for name in gateways:
+        calls = run.calls.get(name, 0)
+        limit, share = _limits(app, name)
+        released = run.released.get(name, 0)
+        least = 0.0 if run.lifted else max(0, math.ceil(released / share) - 1)
+        bound = max(bound, least)
+        target = f"<= {TARGETS[name]:g}" if name in TARGETS else "-"
+        shown = "lifted" if run.lifted else f"{limit:g}"
+        print(
+            f"  {name:<13}{calls:>7}{calls / n:>13.3f}{target:>9}{shown:>11}"
+            f"{'-' if run.lifted else share:>11}{run.busiest.get(name, 0):>11}{least:>9.0f}"
+        )
+    versus = f" against a bound of {bound:.0f} s ({run.seconds / bound:.2f}x)" if bound else ""
+    print(
+        f"  wall {run.seconds:.2f} s{versus}; {run.checked / run.seconds:.0f} payments/s; "
+        f"{run.checked} checked, {run.errors} errors; each looked up exactly once: "
+        f"{'yes' if run.once else 'NO'}; CPU {run.sweeper_cpu:.1f} s sweepers, "
+        f"{run.sandbox_cpu:.1f} s sandbox"
+    )
+
+
+def _compare(rounds: list[Round]) -> None:
+    print()
+    for lifted in (False, True):
+        pair = {r.sweepers: r for r in rounds if r.lifted == lifted}
+        if 1 in pair and 2 in pair:
+            one, two = pair[1], pair[2]
+            ratio = (two.checked / two.seconds) / (one.checked / one.seconds)
+            print(
+                f"two processes against one, {'lifted' if lifted else 'declared'} limits: "
+                f"{two.checked / two.seconds:.0f} against {one.checked / one.seconds:.0f} "
+                f"payments/s ({ratio:.2f}x)"
+            )
+
+
+def _limits(app: Flask, name: str) -> tuple[float, int]:
+    """The gateway's declared requests per second, and the sweep's share of it."""
+    plugin = plugin_for(name, app.config)
+    assert plugin is not None, name
+    limit = plugin.gateway.rate_limit(app.config)
+    return limit, SweepSlots.from_config(app.config).sweep_share(limit)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -138,260 +322,37 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def knobs(sandbox_url: str, gateways: list[str], **values: Any) -> None:
-    for name in gateways:
-        answer = requests.post(f"{sandbox_url}/_sandbox/knobs/{name}", json=values, timeout=10)
-        answer.raise_for_status()
-
-
-def add_payments(app: Any, gateways: list[str], n: int, workers: int = 16) -> None:
-    """`n` more PENDING payments per gateway, each with a real checkout at the sandbox.
-
-    The rows are written in bulk and the checkouts opened in parallel: this is the benchmark's
-    setup, not what it measures.
-    """
-    with app.app_context():
-        product = Product(
-            slug=f"bench-{secrets.token_hex(4)}",
-            name="Benchmark plan",
-            region="Benchland",
-            data_mb=1024,
-            validity_days=7,
-            price=1250,
-            currency="USD",
-        )
-        db.session.add(product)
-        db.session.commit()
-        for name in gateways:
-            for start in range(0, n, 1000):
-                size = min(1000, n - start)
-                orders = [
-                    Order(
-                        product_id=product.id,
-                        email="bench@example.com",
-                        amount=1250,
-                        currency="USD",
-                    )
-                    for _ in range(size)
-                ]
-                db.session.add_all(orders)
-                db.session.flush()
-                db.session.add_all(
-                    Payment(
-                        order_id=o.id,
-                        gateway=name,
-                        amount=1250,
-                        currency="USD",
-                        status=PaymentStatus.PENDING,
-                    )
-                    for o in orders
-                )
-                db.session.commit()
-        fresh = list(
-            db.session.scalars(
-                select(Payment)
-                .where(Payment.gateway_reference.is_(None))
-                .options(joinedload(Payment.order).joinedload(Order.product))
-            ).unique()
-        )
-        db.session.expunge_all()
-    base = app.config["PUBLIC_BASE_URL"]
-
-    def open_one(payment: Payment) -> dict[str, Any]:
-        urls = ReturnUrls(
-            return_url=f"{base}/status/{payment.ref}/return",
-            cancel_url=f"{base}/status/{payment.ref}/cancel",
-            notify_url=f"{base}/ipn/{payment.gateway}",
-            status_url=f"{base}/status/{payment.ref}",
-        )
-        gateway = get_gateway(payment.gateway, app)
-        # the deadline the payments layer would decide once (service.open_checkout)
-        payment.checkout_deadline = gateway.deadline_from(utcnow())
-        session = gateway.create_checkout(payment, urls)
-        return {
-            "id": payment.id,
-            "checkout_deadline": payment.checkout_deadline,
-            **checkout_values(payment, session),
-        }
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        rows = list(pool.map(open_one, fresh))
-    with app.app_context():
-        by_shape: dict[frozenset[str], list[dict[str, Any]]] = {}
-        for row in rows:
-            by_shape.setdefault(frozenset(row), []).append(row)
-        for group in by_shape.values():
-            for start in range(0, len(group), 1000):
-                db.session.execute(update(Payment), group[start : start + 1000])
-                db.session.commit()
-
-
-def make_all_due(app: Any) -> None:
-    with app.app_context():
-        db.session.execute(
-            update(Payment)
-            .where(Payment.status == PaymentStatus.PENDING)
-            .values(next_check_at=None, failure_count=0, claimed_until=None, claimed_by=None)
-        )
-        db.session.commit()
-
-
-def run_sweep(app: Any, counter: RequestCounter) -> Timing:
-    make_all_due(app)
-    counter.take()
-    gc.collect()
-    with app.app_context():
-        started = time.perf_counter()
-        run = sweep_pending("bench")
-        seconds = time.perf_counter() - started
-        return Timing(seconds, counter.take(), run.checked, run.errors)
-
-
-def measured(sandbox_pid: int, work: Any) -> Timing:
-    """Run `work`, adding the CPU time both processes spent to its Timing."""
-    cpu, sandbox_cpu = time.process_time(), cpu_seconds(sandbox_pid)
-    timing: Timing = work()
-    timing.cpu = time.process_time() - cpu
-    timing.sandbox_cpu = cpu_seconds(sandbox_pid) - sandbox_cpu
-    return timing
-
-
-def run_sequential(app: Any, counter: RequestCounter) -> Timing:
-    """The baseline: every due payment, one at a time, through the single-payment reconciler."""
-    make_all_due(app)
-    counter.take()
-    with app.app_context():
-        ids = list(db.session.scalars(select(Payment.id).where(Payment.status == "PENDING")))
-        started = time.perf_counter()
-        errors = 0
-        for payment_id in ids:
-            payment = db.session.get(Payment, payment_id)
-            assert payment is not None
-            errors += 1 if refresh(payment, Source.SWEEP).error else 0
-            db.session.expunge_all()
-        seconds = time.perf_counter() - started
-        return Timing(seconds, counter.take(), len(ids), errors)
-
-
-def peak_memory(app: Any) -> tuple[int, Timing]:
-    """Peak Python memory above the baseline while one sweep runs (tracemalloc)."""
-    make_all_due(app)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        baseline = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        with app.app_context():
-            started = time.perf_counter()
-            run = sweep_pending("bench")
-            seconds = time.perf_counter() - started
-        peak = tracemalloc.get_traced_memory()[1] - baseline
-    finally:
-        tracemalloc.stop()
-    return peak, Timing(seconds, run.gateway_calls, run.checked, run.errors)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1000, help="pending payments per gateway")
-    parser.add_argument("--latency-ms", type=int, default=50, help="added to every API answer")
-    parser.add_argument("--gateways", default=",".join(GATEWAYS), help="comma-separated")
-    parser.add_argument(
-        "--memory-n", type=int, default=10000, help="per gateway for the memory comparison; 0: skip"
+@contextmanager
+def redis(workdir: Path) -> Iterator[str]:
+    """A throwaway redis-server on a free port of 127.0.0.1 (no persistence); its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed: run `make system-deps`")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""],
+        stdout=subprocess.DEVNULL,
     )
-    parser.add_argument("--workers", type=int, default=None, help="SWEEP_WORKERS (default: config)")
-    parser.add_argument("--page-size", type=int, default=None, help="SWEEP_PAGE_SIZE")
-    parser.add_argument(
-        "--database", default="", help="a DATABASE_URL (default: a temporary SQLite file)"
-    )
-    parser.add_argument("--skip-sequential", action="store_true", help="no baseline run")
-    args = parser.parse_args()
-    gateways = [g.strip() for g in args.gateways.split(",") if g.strip()]
-    unknown = set(gateways) - set(GATEWAYS)
-    if unknown:
-        parser.error(f"unknown gateways: {', '.join(sorted(unknown))}")
-
-    workdir = tempfile.mkdtemp(prefix="tollgate-bench-")
-    database = args.database or f"sqlite:///{os.path.join(workdir, 'bench.sqlite3')}"
-    sandbox, sandbox_url = start_sandbox()
     try:
-        overrides: dict[str, Any] = {
-            "SQLALCHEMY_DATABASE_URI": database,
-            "TOLLGATE_SANDBOX_URL": sandbox_url,
-            "PUBLIC_BASE_URL": "http://127.0.0.1:9",
-            "LOG_LEVEL": "WARNING",
-            "STRIPE_MAX_NETWORK_RETRIES": 0,
-            "MPGS_SESSION_TIMEOUT": 3 * 3600,
-            "STRIPE_SESSION_LIFETIME": 3 * 3600,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 40, "max_overflow": 10},
-        }
-        if args.workers:
-            overrides["SWEEP_WORKERS"] = args.workers
-        if args.page_size:
-            overrides["SWEEP_PAGE_SIZE"] = args.page_size
-        if database.startswith("sqlite"):
-            overrides["SQLALCHEMY_ENGINE_OPTIONS"] = {}
-        app = create_app("testing", overrides)
-        with app.app_context():
-            db.drop_all()
-            db.create_all()
-        cfg = app.config
-        print(
-            f"sweep benchmark: {args.n} pending payments per gateway ({', '.join(gateways)}), "
-            f"{args.latency_ms} ms latency, SWEEP_WORKERS={cfg['SWEEP_WORKERS']}, "
-            f"SWEEP_PAGE_SIZE={cfg['SWEEP_PAGE_SIZE']}, {database.split(':', 1)[0]}, "
-            f"{os.cpu_count()} CPUs"
-        )
-        knobs(sandbox_url, gateways, latency_ms=0, notifications=False)
-        started = time.perf_counter()
-        add_payments(app, gateways, args.n)
-        total = args.n * len(gateways)
-        print(f"  setup: {total} checkouts opened in {time.perf_counter() - started:.1f} s")
-        counter = RequestCounter(app, gateways)
-        knobs(sandbox_url, gateways, latency_ms=args.latency_ms)
-
-        sweep = measured(sandbox.pid, lambda: run_sweep(app, counter))
-        print(sweep.line("sweep:", total))
-        if not args.skip_sequential:
-            sequential = measured(sandbox.pid, lambda: run_sequential(app, counter))
-            print(sequential.line("sequential:", total))
-            ratio = sequential.seconds / sweep.seconds
-            verdict = "PASS" if ratio >= 30 else "FAIL"
-            print(f"  speed-up:   {ratio:8.1f}x  (target >= 30x: {verdict})")
-
-        small, small_run = peak_memory(app)
-        print(
-            f"  peak memory at {args.n:>6} per gateway: {small / 1e6:7.2f} MB "
-            f"(sweep {small_run.seconds:.1f} s under tracemalloc)"
-        )
-        if args.memory_n and args.memory_n > args.n:
-            knobs(sandbox_url, gateways, latency_ms=0)
-            started = time.perf_counter()
-            add_payments(app, gateways, args.memory_n - args.n)
-            print(
-                f"  setup: {(args.memory_n - args.n) * len(gateways)} more checkouts in "
-                f"{time.perf_counter() - started:.1f} s"
-            )
-            knobs(sandbox_url, gateways, latency_ms=args.latency_ms)
-            big, big_run = peak_memory(app)
-            growth = big / small
-            print(
-                f"  peak memory at {args.memory_n:>6} per gateway: {big / 1e6:7.2f} MB "
-                f"(sweep {big_run.seconds:.1f} s, {big_run.checked} checked, "
-                f"{big_run.errors} errors)"
-            )
-            print(
-                f"  memory growth: {growth:.2f}x for {args.memory_n / args.n:.0f}x the payments "
-                f"(target <= 1.3x: {'PASS' if growth <= 1.3 else 'FAIL'})"
-            )
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        _wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
-        assert sandbox.stdin is not None
-        sandbox.stdin.close()
-        sandbox.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"nothing answers on port {port}") from None
+            time.sleep(0.05)
 
 
 if __name__ == "__main__":

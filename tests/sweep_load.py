@@ -101,8 +101,9 @@ def start_scheduler(
 ) -> subprocess.Popen[bytes]:
     """`flask scheduler` against `database` and the sandbox; one sweep round (a long interval).
 
-    `settings` are more environment settings (SWEEP_WORKERS="8"). Its stderr goes to `log`: a
-    pipe nobody reads until the end could fill and stall it.
+    `settings` are more environment settings (SWEEP_WORKERS="8"); with `sandbox_url` empty they
+    must point the gateways somewhere themselves. Its stderr goes to `log`: a pipe nobody reads
+    until the end could fill and stall it.
     """
     env = {
         **os.environ,

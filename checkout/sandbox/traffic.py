@@ -13,8 +13,9 @@ are counted by the gateway's own key for them:
                   list page, the events list), so a list call counts for each session it shows
     copyandpay    checkout id (`/v1/checkouts/<id>/payment`) or our ref (`/v1/query`)
 
-`hold()` makes API calls wait until `let_go()`, so a test can start two sweepers and let their
-look-ups through together. Sandbox-only: production never imports it.
+The arrival time of every call is kept too, so `busiest_second` can tell whether a rate
+limit held. `hold()` makes API calls wait until `let_go()`, so a test can start two sweepers
+and let their look-ups through together. Sandbox-only: production never imports it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -51,6 +53,7 @@ class Traffic:
         self.calls: Counter[str] = Counter()  # gateway -> API calls
         self.endpoints: Counter[str] = Counter()  # "gateway endpoint" -> API calls
         self.lookups: dict[str, Counter[str]] = {}  # gateway -> key -> times looked up
+        self.arrivals: dict[str, list[float]] = {}  # gateway -> time.monotonic() of each call
 
     def __enter__(self) -> Traffic:
         """Count from now on (the sandbox app may already be serving)."""
@@ -66,6 +69,7 @@ class Traffic:
             self.calls.clear()
             self.endpoints.clear()
             self.lookups.clear()
+            self.arrivals.clear()
 
     def hold(self) -> None:
         """API calls wait (up to hold_timeout) from now until `let_go()`."""
@@ -74,12 +78,26 @@ class Traffic:
     def let_go(self) -> None:
         self._open.set()
 
+    def busiest_second(self, gateway: str, since: float = 0.0) -> int:
+        """The most calls to `gateway` that arrived within any one second, from `since` on
+        (a time.monotonic() value): what a rate limit per second is checked against."""
+        with self._lock:
+            times = sorted(t for t in self.arrivals.get(gateway, []) if t >= since)
+        most, first = 0, 0
+        for last, arrived in enumerate(times):
+            while arrived - times[first] >= 1.0:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         route = self._route(environ)
         if route is None:
             return self.wrapped(environ, start_response)
         gateway, endpoint, args = route
         body = _buffer_body(environ)
+        with self._lock:
+            self.arrivals.setdefault(gateway, []).append(time.monotonic())
         self._open.wait(self.hold_timeout)
         result = self.wrapped(environ, start_response)
         try:
