@@ -2,7 +2,8 @@
 the shopper's failed attempts take Stripe off the selector ("Temporarily unavailable"); once the
 sandbox recovers and the short cool-down is over, the page offers Stripe again, the next checkout
 (the probe) reaches Stripe's hosted page, and the breaker is closed. Conditions are waited for
-(the page reloaded until it changes), never slept through.
+(the page reloaded until it changes), never slept through. And an admin forcing Stripe off from
+the console's Gateways page, with the reason the shopper then reads (axe on both pages).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
+from checkout.models import StaffRole
 from checkout.payments import breaker
 from checkout.payments.breaker import TEMPORARILY_UNAVAILABLE, Shown
+from tests.browser.test_support_day_browser import _accessible, _log_in, _staff
 from tests.conftest import Sandbox
 from tests.fulfilment.test_crash import _wait_for
 
@@ -64,3 +67,28 @@ def test_failing_stripe_leaves_the_selector_and_comes_back_after_recovery(
     page.goto(site + PLAN)
     expect(page.locator("#gateway-stripe")).to_be_enabled()
     expect(page.locator("#gateway-stripe-reason")).to_have_count(0)
+
+
+def test_an_admin_forces_stripe_off_and_the_shopper_reads_why(
+    app: Flask, page: Page, site: str
+) -> None:
+    admin = "admin.breaker@tollgate.test"
+    with app.app_context():
+        _staff(admin, StaffRole.ADMIN)
+    _log_in(page, site, admin)
+    page.get_by_role("navigation", name="Staff").get_by_role("link", name="Gateways").click()
+    expect(page.get_by_test_id("state-stripe")).to_have_attribute("data-state", "closed")
+    _accessible(page, "staff gateways page")
+    change = page.locator("form[action$='/staff/gateways/stripe']")
+    change.get_by_label("Force off").check()
+    change.get_by_role("textbox", name="Reason").fill(
+        "Card payments by Stripe are paused until 14:00 UTC"
+    )
+    change.get_by_role("button", name="Save Stripe").click()
+    expect(page.get_by_test_id("state-stripe")).to_have_attribute("data-state", "forced_off")
+    expect(page.get_by_role("status")).to_contain_text("Stripe: forced off")
+
+    page.goto(site + PLAN)
+    expect(page.locator("#gateway-stripe")).to_be_disabled()
+    expect(page.locator("#gateway-stripe-reason")).to_contain_text("paused until 14:00 UTC")
+    _accessible(page, "checkout with a gateway forced off")
