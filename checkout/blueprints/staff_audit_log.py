@@ -36,6 +36,7 @@ ACTIONS = (
     "user_role",
     "user_deactivate",
     "user_reactivate",
+    "gateway_force",
 )
 
 

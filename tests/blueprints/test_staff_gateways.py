@@ -18,7 +18,13 @@ from checkout.models import GatewayBreaker, StaffRole
 from checkout.payments import breaker
 from checkout.payments.breaker import TEMPORARILY_UNAVAILABLE, Result, Shown
 from tests.blueprints.html_helpers import Element, Form, parse, read_form
-from tests.blueprints.test_staff_audit import EXPIRED_FORM, audit_rows, browser, forms_on
+from tests.blueprints.test_staff_audit import (
+    EXPIRED_FORM,
+    audit_rows,
+    browser,
+    form_to,
+    forms_on,
+)
 from tests.blueprints.test_staff_users import ADMIN, SUPPORT, make_staff
 
 PAGE = "/staff/gateways"
@@ -92,6 +98,11 @@ def test_an_admin_forces_stripe_off_and_shoppers_read_the_reason(
     assert stripe_form(admin).checked("mode") == "off"
     assert audit_rows(app)[-1][:3] == (ADMIN, "gateway_force", "stripe")
     assert audit_rows(app)[-1][4] == {"mode": "off", "reason": REASON}
+    # the audit log's own filter finds it
+    log = form_to(admin, "/staff/audit", "/staff/audit").select("action", "gateway_force")
+    table = parse(log.submit(admin).data).find("table", data_testid="audit-entries")
+    [entry] = [[td.text for td in tr.find_all("td")] for tr in table.find_all("tr")[1:]]
+    assert entry[1:4] == [ADMIN, "gateway_force", "stripe"] and REASON in entry[5]
 
 
 def test_forcing_on_offers_a_gateway_the_breaker_opened_then_automatic_again(
