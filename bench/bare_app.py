@@ -1,7 +1,7 @@
 """The baseline of bench/web.py: a bare Flask app under the same gunicorn settings.
 
 What the product's pages would cost if they did nothing but render a template of the same size.
-`GET /page/<bytes>` renders a Jinja template (cards of mostly static markup with a few
+`GET /page/<bytes>` renders templates/bare_page.html (cards of mostly static markup with a few
 variables each, inside a small layout) to about that many bytes; `GET /json/<bytes>` returns a
 JSON object of about that size; `POST /store` stores the raw request body as one row in
 PostgreSQL and commits (the bare twin of an IPN). No sessions, CSRF, rate limits, logging or
@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from flask import Flask, Response, jsonify, render_template_string, request
+from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy import create_engine, text
 
 app = Flask(__name__)
@@ -25,24 +25,8 @@ engine = create_engine(
     )
 )
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title></head>
-<body><main><h1>{{ title }}</h1><ul class="rows">
-{% for row in rows %}<li class="card row" data-slug="{{ row.slug }}">
-  <div class="row-body"><p class="row-region">A region of the bare page</p>
-    <h2 class="row-title"><a href="/item/{{ row.slug }}">{{ row.name }}</a></h2>
-    <p class="muted">Static markup standing in for what a real card of a real page says about
-    the thing it shows: a few sentences, some classes, nothing the template has to compute,
-    repeated so that the page has the size of the product's page it is compared with.</p>
-  </div>
-  <div class="row-side"><p class="price">{{ row.price }}</p>
-    <a class="button" href="/buy/{{ row.slug }}">Buy <span class="hidden">{{ row.name }}</span></a>
-  </div>
-</li>
-{% endfor %}</ul></main></body></html>
-"""
 _ROW = {"slug": "row-slug-00", "name": "A row of the bare page", "price": "12.50 USD"}
-_ROW_BYTES = 630  # about what one rendered row of _PAGE takes
+_ROW_BYTES = 630  # about what one rendered card of templates/bare_page.html takes
 
 
 @cache
@@ -52,7 +36,7 @@ def _rows(size: int) -> tuple[dict[str, str], ...]:
 
 @app.get("/page/<int:size>")
 def page(size: int) -> str:
-    return render_template_string(_PAGE, title="Bare page", rows=_rows(size))
+    return render_template("bare_page.html", title="Bare page", rows=_rows(size))
 
 
 @app.get("/json/<int:size>")
