@@ -77,7 +77,7 @@ def blueprint(store: CopyAndPayStore) -> Blueprint:
 def _guarded(store: CopyAndPayStore, view: ApiView) -> ApiView:
     """Wrap an API view in the gate every call goes through (see the module docstring)."""
 
-    @with_knobs(store.env, NAME, lambda: _busy(store))
+    @with_knobs(store.env, NAME, lambda: _busy(store), lambda: _throttled(store))
     def checked(**kwargs: Any) -> Response:
         with store.lock:
             forced = store.forced.pop(0) if store.forced else None
@@ -117,6 +117,11 @@ def _guarded(store: CopyAndPayStore, view: ApiView) -> ApiView:
         return checked(**kwargs)
 
     return recorded
+
+
+def _throttled(store: CopyAndPayStore) -> Response:
+    """What the throttle_rate knob answers: OPPWA's `800.120.100 Rejected by Throttling`, 429."""
+    return error(429, "800.120.100", "Rejected by Throttling", store.now())
 
 
 def _busy(store: CopyAndPayStore) -> Response:

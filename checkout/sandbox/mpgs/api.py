@@ -80,7 +80,7 @@ def blueprint(store: MpgsStore) -> Blueprint:
 def _guarded(store: MpgsStore, view: ApiView) -> ApiView:
     """Wrap an API view in the gate every call goes through (see the module docstring)."""
 
-    @with_knobs(store.env, NAME, lambda: _busy(store))
+    @with_knobs(store.env, NAME, lambda: _busy(store), _throttled)
     def checked(version: int, merchant: str, **kwargs: Any) -> Response:
         with store.lock:
             forced = store.forced.pop(0) if store.forced else None
@@ -110,6 +110,17 @@ def _record(store: MpgsStore) -> None:
     }
     with store.lock:
         store.received = [*store.received[-(_RECORDED - 1) :], entry]
+
+
+def _throttled() -> Response:
+    """What the throttle_rate knob answers: HTTP 429 in the gateway's error envelope.
+
+    Mastercard publishes no rate-limit body; the envelope is its usual one, with the busy cause
+    and a Retry-After of one second (docs/rate-limits.md).
+    """
+    response = error_answer(429, "SERVER_BUSY", "Too many requests, please try again later")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 def _busy(store: MpgsStore) -> Response:

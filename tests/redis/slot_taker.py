@@ -1,0 +1,27 @@
+"""One sweeper process for tests/redis: take the sweep's Stripe slots for a while, print when.
+
+    python -m tests.redis.slot_taker <storage uri> <seconds> <limit per second>
+
+Each granted slot is printed as a Unix time, one a line, as soon as it is granted.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from checkout.gateways.rate_limit import SweepSlots, before_request, sweeping
+
+
+def main() -> None:
+    storage, seconds, limit = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+    slots = SweepSlots(storage, max_wait=seconds + 5)
+    stop = time.time() + seconds
+    with sweeping(slots, "stripe", limit):
+        while time.time() < stop:
+            before_request()  # what every request of a sweep does first
+            print(f"{time.time():.6f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
