@@ -58,6 +58,10 @@ class Config:
     SWEEP_PAGE_SIZE = 200
     SWEEP_LEASE_SECONDS = 300
     SWEEP_TOKEN = ""
+    # the sweep's share of each gateway's rate limit, and the longest it waits for a request slot
+    # before leaving a payment for the next pass (docs/rate-limits.md)
+    SWEEP_RATE_SHARE = 0.8
+    SWEEP_RATE_WAIT_SECONDS = 10.0
     # bearer token for GET /metrics; empty: only this host may scrape it (docs/operations.md)
     METRICS_TOKEN = ""
     REFRESH_COALESCE_SECONDS = 5
