@@ -29,7 +29,8 @@ across all processes, if the shared limit holds), and the least time the share a
 calls sent after the go (at most N a second: ceil(calls / N) - 1 s; the calls held at the
 sandbox took their slots before the go); then the wall time against the largest of those
 bounds, the payments per second, the CPU seconds of the sweepers and of the sandbox, and
-whether every payment was looked up exactly once.
+how many payments were looked up once, more than once, or not at all (the rate limiter
+leaves a payment whose slot does not come within SWEEP_RATE_WAIT_SECONDS for a later pass).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,7 +93,8 @@ class Round:
     busiest: dict[str, int]  # the most calls within any one second after the go
     checked: int
     errors: int
-    once: bool  # every payment looked up exactly once
+    times: Counter[int]  # how many payments were looked up 0, 1, 2... times
+    rate_limited: int  # payments the rate limiter left for a later pass
     sweeper_cpu: float
     sandbox_cpu: float
 
@@ -256,7 +259,12 @@ def _round(
         busiest={n: traffic.busiest_second(n, since=go_clock) for n in names},
         checked=sum(run.checked for run in runs),
         errors=sum(run.errors for run in runs),
-        once=set(looked_up) == {1},
+        times=Counter(looked_up),
+        rate_limited=sum(
+            tally.get("rate_limited", 0)
+            for run in runs
+            for tally in (run.details or {}).get("gateways", {}).values()
+        ),
         sweeper_cpu=sweeper_cpu,
         sandbox_cpu=sandbox_cpu,
     )
@@ -285,9 +293,10 @@ def _report(app: Flask, run: Round, n: int, gateways: list[str]) -> None:
     versus = f" against a bound of {bound:.0f} s ({run.seconds / bound:.2f}x)" if bound else ""
     print(
         f"  wall {run.seconds:.2f} s{versus}; {run.checked / run.seconds:.0f} payments/s; "
-        f"{run.checked} checked, {run.errors} errors; each looked up exactly once: "
-        f"{'yes' if run.once else 'NO'}; CPU {run.sweeper_cpu:.1f} s sweepers, "
-        f"{run.sandbox_cpu:.1f} s sandbox"
+        f"CPU {run.sweeper_cpu:.1f} s sweepers, {run.sandbox_cpu:.1f} s sandbox\n"
+        f"  {run.checked} checked, {run.errors} errors; looked up once {run.times[1]}, "
+        f"more than once {sum(n for k, n in run.times.items() if k > 1)}, not at all "
+        f"{run.times[0]} ({run.rate_limited} left for later by the rate limiter)"
     )
 
 
