@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -77,6 +78,8 @@ class SweepSlots:
         self._window = MovingWindowRateLimiter(self._storage)
         # when the shared storage cannot answer, each process keeps its own count meanwhile
         self._fallback = MovingWindowRateLimiter(MemoryStorage())
+        self._queues: dict[str, threading.Lock] = {}  # gateway -> this process's waiting line
+        self._queues_lock = threading.Lock()
 
     @classmethod
     def for_app(cls, app: Flask) -> SweepSlots:
@@ -102,22 +105,30 @@ class SweepSlots:
         """Wait for one of the gateway's `per_second` slots, within `max_wait`.
 
         Raises NoSlot (a GatewayRateLimited) when the wait would be longer: the caller leaves
-        the payment for a later pass, as after a 429.
+        the payment for a later pass, as after a 429. The threads of one process queue for a
+        slot one at a time, so a slot freed goes to one waiter per process instead of to a herd
+        of them racing for it (where an unlucky thread could lose every race until it gives up).
         """
         item = RateLimitItemPerSecond(per_second)
         give_up = time.monotonic() + self.max_wait
-        while True:
-            wait = self.paused_for(gateway)
-            if wait <= 0:
-                if self._hit(item, gateway):
-                    return
-                wait = self._until_free(item, gateway)
-            left = give_up - time.monotonic()
-            if wait > left:
-                raise NoSlot(
-                    f"no {gateway} request slot within {self.max_wait:g} s", retry_after=wait
-                )
-            time.sleep(wait)
+        queue = self._queue(gateway)
+        if not queue.acquire(timeout=self.max_wait):
+            raise NoSlot(f"no {gateway} request slot within {self.max_wait:g} s")
+        try:
+            while True:
+                wait = self.paused_for(gateway)
+                if wait <= 0:
+                    if self._hit(item, gateway):
+                        return
+                    wait = self._until_free(item, gateway)
+                left = give_up - time.monotonic()
+                if wait > left:
+                    raise NoSlot(
+                        f"no {gateway} request slot within {self.max_wait:g} s", retry_after=wait
+                    )
+                time.sleep(wait)
+        finally:
+            queue.release()
 
     def pause(self, gateway: str, seconds: float | None) -> float:
         """Hold every sweeper's requests to `gateway` for `seconds` (after a 429); the pause set."""
@@ -156,6 +167,10 @@ class SweepSlots:
         except self._storage.base_exceptions:
             stats = self._fallback.get_window_stats(item, _NAMESPACE, gateway)
         return max(0.005, stats.reset_time - time.time())
+
+    def _queue(self, gateway: str) -> threading.Lock:
+        with self._queues_lock:
+            return self._queues.setdefault(gateway, threading.Lock())
 
     @staticmethod
     def _pause_key(gateway: str) -> str:

@@ -5,6 +5,7 @@ The same limiter across two processes sharing Redis is in tests/redis/test_sweep
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -117,3 +118,23 @@ def test_retry_after_in_seconds(header, seconds) -> None:
 def test_retry_after_as_an_http_date() -> None:
     later = datetime.now(UTC) + timedelta(seconds=30)
     assert 25 <= retry_after(format_datetime(later, usegmt=True)) <= 30
+
+
+def test_threads_of_one_process_take_slots_in_turn_none_gives_up() -> None:
+    slots = SweepSlots("memory://", max_wait=4.5)
+    refused: list[Exception] = []
+
+    def take() -> None:
+        try:
+            slots.acquire("g", 4)
+        except NoSlot as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=take) for _ in range(16)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == []
+    assert time.monotonic() - started >= 2.9  # 16 slots at 4 a second: three seconds' worth
