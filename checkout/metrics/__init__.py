@@ -6,4 +6,5 @@
   payment, outbox, the sweep's heartbeat, the gateway breakers), the same for every process.
 - `exposition`: the text a scrape gets, from this process alone or, with
   PROMETHEUS_MULTIPROC_DIR set, from every process sharing that directory.
+- `directory`: that directory's housekeeping, for gunicorn.conf.py's hooks.
 """
