@@ -7,7 +7,7 @@ storage (RATELIMIT_STORAGE_URI: Redis in production, memory under `make run`); t
 for shoppers. Shopper-facing calls (a create, a return or refresh look-up) are neither counted
 nor delayed: they never wait behind the sweep's budget.
 
-How it is wired: the sweep enters `sweeping(...)` in each of its worker threads; every HTTP
+How it is wired: the sweep enters `sweeping(budget)` around each of its gateway calls; every HTTP
 request a gateway client sends calls `before_request()` (transport.py, and the Stripe SDK's HTTP
 client), which waits for a slot only inside that context. A gateway that answers 429 anyway is
 paused for every sweeper (`SweepSlots.pause`, shared through the same storage): waits for a slot
@@ -46,20 +46,21 @@ DEFAULT_PAUSE_SECONDS = 2.0
 _NAMESPACE = "tollgate-gateway"
 
 
-@dataclass(frozen=True)
-class _Budget:
-    """The slots of one gateway inside one sweep worker thread."""
+@dataclass
+class SweepBudget:
+    """The slots of one gateway inside one sweep worker thread, and the requests it sent."""
 
     slots: SweepSlots
     gateway: str
     per_second: int  # the sweep's share of the gateway's limit
+    sent: int = 0  # HTTP requests (attempts) let through so far
 
 
 class NoSlot(GatewayRateLimited):
     """Our own limiter found no request slot in time: the gateway itself did not refuse."""
 
 
-_current: ContextVar[_Budget | None] = ContextVar("tollgate_gateway_budget", default=None)
+_current: ContextVar[SweepBudget | None] = ContextVar("tollgate_gateway_budget", default=None)
 
 
 class SweepSlots:
@@ -96,6 +97,10 @@ class SweepSlots:
             share=float(config.get("SWEEP_RATE_SHARE", DEFAULT_SHARE)),
             max_wait=float(config.get("SWEEP_RATE_WAIT_SECONDS", DEFAULT_WAIT_SECONDS)),
         )
+
+    def budget(self, gateway: str, limit: float) -> SweepBudget:
+        """A worker thread's budget for `gateway`, whose limit is `limit` requests a second."""
+        return SweepBudget(self, gateway, self.sweep_share(limit))
 
     def sweep_share(self, limit: float) -> int:
         """Requests per second the sweep may send to a gateway allowing `limit` (at least 1)."""
@@ -178,11 +183,15 @@ class SweepSlots:
 
 
 @contextmanager
-def sweeping(slots: SweepSlots, gateway: str, limit: float) -> Iterator[None]:
-    """Within this block, this thread's requests to `gateway` wait for the sweep's slots."""
-    token = _current.set(_Budget(slots, gateway, slots.sweep_share(limit)))
+def sweeping(budget: SweepBudget) -> Iterator[SweepBudget]:
+    """Within this block, this thread's requests wait for the budget's slots and are counted.
+
+    Enter it around the sweep's gateway calls only: anything else the thread sends meanwhile
+    (a fulfilment delivery after a payment completes) would take the gateway's slots.
+    """
+    token = _current.set(budget)
     try:
-        yield
+        yield budget
     finally:
         _current.reset(token)
 
@@ -192,6 +201,7 @@ def before_request() -> None:
     budget = _current.get()
     if budget is not None:
         budget.slots.acquire(budget.gateway, budget.per_second)
+        budget.sent += 1
 
 
 def retry_after(value: str | None) -> float | None:

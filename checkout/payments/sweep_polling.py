@@ -32,7 +32,7 @@ from ..gateways.base import (
     GatewayRateLimited,
     Observation,
 )
-from ..gateways.rate_limit import NoSlot, SweepSlots, sweeping
+from ..gateways.rate_limit import NoSlot, SweepBudget, SweepSlots, sweeping
 from ..gateways.registry import get_gateway
 from ..models import Order, Payment
 from .service import (
@@ -66,7 +66,7 @@ class Tally:
     expired: int = 0
     cancelled: int = 0
     errors: int = 0
-    calls: int = 0
+    calls: int = 0  # HTTP requests sent to the gateway (list pages and retries included)
     rate_limited: int = 0  # left for a later pass: the gateway (or our limiter) said "slow down"
 
     def add(self, other: Tally) -> None:
@@ -193,20 +193,23 @@ def _poll_task(run: Run, gateway: Gateway, batches: list[list[int]]) -> Tally:
     one write for the lot instead of several queries and a commit each. Expiries, orphans and
     errors are written as they come, through the single-payment paths.
     """
-    slots = SweepSlots.for_app(run.app)
-    with run.app.app_context(), sweeping(slots, gateway.name, gateway.rate_limit(run.app.config)):
+    budget = SweepSlots.for_app(run.app).budget(gateway.name, gateway.rate_limit(run.app.config))
+    with run.app.app_context():
         tally = Tally()
         loaded = {p.id: p for p in _load([i for batch in batches for i in batch])}
         answers: list[tuple[Payment, Observation]] = []
         for batch in batches:
-            _poll_batch(run, gateway, [loaded[i] for i in batch if i in loaded], tally, answers)
+            payments = [loaded[i] for i in batch if i in loaded]
+            _poll_batch(run, gateway, budget, payments, tally, answers)
         _record(answers, tally)
+        tally.calls = budget.sent
         return tally
 
 
 def _poll_batch(
     run: Run,
     gateway: Gateway,
+    budget: SweepBudget,
     payments: list[Payment],
     tally: Tally,
     answers: list[tuple[Payment, Observation]],
@@ -217,9 +220,9 @@ def _poll_batch(
         _count(tally, _cancel_orphan(payment))
     if not lookups:
         return
-    tally.calls += 1
     try:
-        results = gateway.fetch_statuses(lookups)
+        with sweeping(budget):
+            results = gateway.fetch_statuses(lookups)
     except GatewayError as exc:
         results = {payment.ref: exc for payment in lookups}
     _slow_down(run, gateway, [a for a in results.values() if isinstance(a, GatewayRateLimited)])
@@ -227,7 +230,7 @@ def _poll_batch(
         answer = results.get(payment.ref)
         if answer is None:
             answer = GatewayError("the gateway's batch answer left this payment out")
-        _settle(run, gateway, payment, answer, tally, answers)
+        _settle(run, gateway, budget, payment, answer, tally, answers)
 
 
 def _record(answers: list[tuple[Payment, Observation]], tally: Tally) -> None:
@@ -258,6 +261,7 @@ def _load(ids: list[int]) -> list[Payment]:
 def _settle(
     run: Run,
     gateway: Gateway,
+    budget: SweepBudget,
     payment: Payment,
     answer: Observation | GatewayError,
     tally: Tally,
@@ -281,9 +285,9 @@ def _settle(
     if reason is None:
         answers.append((payment, observation))  # written with the rest of the task's answers
         return
-    tally.calls += 1
     try:
-        closing = gateway.expire(payment)
+        with sweeping(budget):
+            closing = gateway.expire(payment)
     except GatewayRateLimited as exc:
         _slow_down(run, gateway, [exc])
         _left_for_later(payment, exc, tally)  # looked up, but its expiry waits for later

@@ -97,10 +97,11 @@ def test_a_pause_longer_than_the_wait_is_no_slot() -> None:
 
 def test_only_the_sweep_waits_for_slots() -> None:
     slots = SweepSlots("memory://", max_wait=0.1)
-    with sweeping(slots, "g", 1.0):
+    with sweeping(slots.budget("g", 1.0)) as budget:
         before_request()
         with pytest.raises(NoSlot):
             before_request()
+    assert budget.sent == 1  # the request refused a slot was never sent
     started = time.monotonic()
     for _ in range(20):
         before_request()  # a shopper's call: neither counted nor delayed

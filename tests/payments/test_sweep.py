@@ -183,9 +183,9 @@ def test_past_deadline_payments_of_each_gateway_are_expired(
         assert payment(refs["stripe"][1]).status == "COMPLETED"
         assert run.expired == 5 and run.changed == 6 and run.errors == 0
         assert len(fulfilments) == 1
-        # per gateway: look-ups (CoinPayments and Stripe: one batch) + one expire per unpaid
-        assert run.gateway_calls == 3 + 4 + 2
-        # Stripe: one list page, then the expire's two requests (retrieve, expire the session)
+        # requests per gateway: look-ups (CoinPayments and Stripe: one batch) + the expiries;
+        # Stripe's expire is two (retrieve, then expire the open session)
+        assert run.gateway_calls == 3 + 4 + 3
         assert calls.calls == {"coinpayments": 3, "mpgs": 4, "stripe": 3}
 
     # Stripe's sessions were closed at Stripe, not only marked here: the page refuses payment

@@ -17,7 +17,7 @@ def main() -> None:
     storage, seconds, limit = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
     slots = SweepSlots(storage, max_wait=seconds + 5)
     stop = time.time() + seconds
-    with sweeping(slots, "stripe", limit):
+    with sweeping(slots.budget("stripe", limit)):
         while time.time() < stop:
             before_request()  # what every request of a sweep does first
             print(f"{time.time():.6f}", flush=True)
