@@ -49,3 +49,23 @@ def claim_once(key: str, seconds: int) -> bool:
     except storage.base_exceptions:
         log.warning("rate-limit storage unavailable; not coalescing %s", key)
         return True
+
+
+def within_limit(key: str, limit: int, seconds: int) -> bool:
+    """Whether one more request counted under `key` stays within `limit` per `seconds`.
+
+    A fixed window counted in the limiter's storage (shared by every worker with Redis): one
+    INCR with its expiry per request, where a Flask-Limiter moving window costs two storage
+    calls and its bookkeeping (the hit, and the window again for the headers), about 1 ms of CPU
+    on the status page's poll, a third of that request (docs/benchmarks.md, "Web"). Across a
+    window's edge up to twice `limit` may pass. With limits switched off, or the storage
+    unable to answer, True, as the limits themselves let requests through then.
+    """
+    if not limiter.enabled:
+        return True
+    storage = limiter.storage
+    try:
+        return storage.incr(f"count/{key}", max(1, int(seconds))) <= limit
+    except storage.base_exceptions:
+        log.warning("rate-limit storage unavailable; not counting %s", key)
+        return True

@@ -28,9 +28,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
-from ..extensions import claim_once, db, limiter
+from ..extensions import claim_once, db, limiter, within_limit
 from ..fulfilment import qr
 from ..gateways.registry import get_gateway, option_for, plugin_for
 from ..models import Order, OrderStatus, Payment, PaymentEvent, utcnow
@@ -49,7 +50,8 @@ _SHOPPER_LIMIT = "30/minute"
 # Per address and payment, for the JSON poll: static/js/status.js polls every 3 s (20 a minute)
 # in a visible tab, so one shopper may keep 15 tabs of a payment open before a 429, and shoppers
 # behind one address (an office, a carrier's NAT) each poll their own payment on their own budget.
-_POLL_LIMIT = "300/minute"
+POLL_LIMIT = 300
+POLL_WINDOW_SECONDS = 60
 # Return notes kept per payment; replays past this are logged only.
 RETURN_NOTES_KEPT = 10
 
@@ -79,14 +81,15 @@ def show(ref: str) -> str:
     )
 
 
-def _poll_key() -> str:
-    return f"{get_remote_address()}/{(request.view_args or {}).get('ref', '')}"
-
-
 @bp.get("/status/<ref>.json")
-@limiter.limit(_POLL_LIMIT, key_func=_poll_key)
 def show_json(ref: str) -> Response:
-    """The status page as data, for its own polling script. Never carries gateway secrets."""
+    """The status page as data, for its own polling script. Never carries gateway secrets.
+
+    Limited per address and payment with one counter (`within_limit`), not a Flask-Limiter
+    moving window: this is the site's most frequent request.
+    """
+    if not within_limit(f"poll/{get_remote_address()}/{ref[:64]}", POLL_LIMIT, POLL_WINDOW_SECONDS):
+        raise TooManyRequests(retry_after=POLL_WINDOW_SECONDS)
     payment = _payment_or_404(ref, with_order=True)
     _shopper_refresh(payment)
     return jsonify(status_view(payment))

@@ -11,7 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
-from checkout.extensions import db
+from checkout.blueprints.status import POLL_LIMIT, POLL_WINDOW_SECONDS
+from checkout.extensions import db, limiter
 from checkout.models import Payment, utcnow
 from checkout.payments.states import PaymentStatus
 from tests.conftest import Sandbox
@@ -108,7 +109,25 @@ def test_shoppers_behind_one_address_poll_on_their_own_budgets(app: Flask, make_
 def test_the_poll_is_still_rate_limited(app: Flask, make_payment) -> None:
     payment = make_payment(status=PaymentStatus.COMPLETED)
     client = app.test_client()
-    codes = [client.get(f"/status/{payment.ref}.json").status_code for _ in range(301)]
-    assert codes == [200] * 300 + [429]
-    other = client.get(f"/status/{payment.ref}.json", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    url = f"/status/{payment.ref}.json"
+    codes = [client.get(url).status_code for _ in range(POLL_LIMIT)]
+    refused = client.get(url)
+    assert codes == [200] * POLL_LIMIT
+    assert refused.status_code == 429
+    assert refused.get_json()["error"] == "Slow down"
+    assert int(refused.headers["Retry-After"]) == POLL_WINDOW_SECONDS
+    other = client.get(url, environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert other.status_code == 200  # per address too
+
+
+def test_with_limits_off_the_poll_is_never_refused(app: Flask, make_payment) -> None:
+    payment = make_payment(status=PaymentStatus.COMPLETED)
+    limiter.enabled = False
+    try:
+        codes = {
+            app.test_client().get(f"/status/{payment.ref}.json").status_code
+            for _ in range(POLL_LIMIT + 1)
+        }
+    finally:
+        limiter.enabled = True
+    assert codes == {200}

@@ -15,6 +15,7 @@ import requests
 from flask import Flask
 
 from checkout import create_app
+from checkout.blueprints.status import POLL_LIMIT
 from checkout.extensions import db
 from checkout.models import StaffUser
 from tests.blueprints.html_helpers import parse, read_form
@@ -121,6 +122,15 @@ def test_the_shopper_refresh_limit_holds_across_processes(app: Flask, two_sites:
         for n in range(31)
     ]
     assert codes == [303] * 30 + [429]
+
+
+def test_the_status_poll_limit_holds_across_processes(app: Flask, two_sites: list[str]) -> None:
+    [ref] = open_payments(app, "mpgs", 1)
+    codes = [
+        requests.get(f"{two_sites[n % 2]}/status/{ref}.json", timeout=10).status_code
+        for n in range(POLL_LIMIT + 1)
+    ]
+    assert codes == [200] * POLL_LIMIT + [429]
 
 
 def test_memory_storage_counts_per_process(
