@@ -32,6 +32,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -216,13 +217,30 @@ def measured(
     """wrk against base+path after a warm-up second, with the workers' CPU per request."""
     warm = wrk(base + path, args, script, env, WARM_UP_SECONDS)
     # the measured run's IPNs start after the warm-up's: each IPN is sent once
-    lines_used = max((int(sent.rsplit("-", 1)[1]) + 1 for sent in warm.ipn_sent), default=0)
-    env = {**env, "TOLLGATE_IPN_OFFSET": str(lines_used)}
+    env = {**env, "TOLLGATE_IPN_OFFSET": str(next_ipn_line(warm.ipn_sent, env))}
     started = worker_cpu_seconds(pid)
     result = wrk(base + path, args, script, env, args.duration)
     cpu = worker_cpu_seconds(pid) - started
     done = max(1.0, result.rps * args.duration)
     return replace(result, cpu_ms=cpu * 1000 / done, ipn_sent=result.ipn_sent | warm.ipn_sent)
+
+
+def next_ipn_line(sent: frozenset[str], env: dict[str, str]) -> int:
+    """The first line of the IPN file after those sent (or after env's offset, if none was)."""
+    lines = (int(ipn.rsplit("-", 1)[1]) + 1 for ipn in sent)
+    return max(lines, default=int(env.get("TOLLGATE_IPN_OFFSET", "0")))
+
+
+def combined(rounds: list[Result]) -> Result:
+    """Several rounds as one: mean rate and CPU, median percentiles, all errors and IPNs."""
+    return Result(
+        rps=statistics.mean(r.rps for r in rounds),
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=statistics.median(r.p99_ms for r in rounds),
+        cpu_ms=statistics.mean(r.cpu_ms for r in rounds),
+        errors=sum(r.errors for r in rounds),
+        ipn_sent=frozenset().union(*(r.ipn_sent for r in rounds)),
+    )
 
 
 def just_looked_up(url: str) -> None:
@@ -256,7 +274,8 @@ def main() -> None:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--payments", type=int, default=200, help="pending payments polled")
+    parser.add_argument("--payments", type=int, default=300, help="pending payments polled")
+    parser.add_argument("--rounds", type=int, default=1, help="product/bare runs per path")
     parser.add_argument("--only", help="run only paths whose label contains this")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -273,7 +292,9 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
     started = time.perf_counter()
     app, slug, payments = seed(url, sandbox_url, args.payments)
     ipn_file = work / "ipns.txt"
-    signed_ipns(app, payments, IPN_RATE_CEILING * (args.duration + WARM_UP_SECONDS), ipn_file)
+    signed_ipns(
+        app, payments, IPN_RATE_CEILING * (args.duration + WARM_UP_SECONDS) * args.rounds, ipn_file
+    )
     status_paths = work / "status.txt"
     status_paths.write_text("".join(f"/status/{p.ref}\n" for p in payments))
     json_paths = work / "status-json.txt"
@@ -282,7 +303,7 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
     wrk_env = {"TOLLGATE_IPN_FILE": str(ipn_file)}
     print(
         f"web benchmark: gunicorn -w {args.workers} --threads {args.threads}, PostgreSQL, "
-        f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, "
+        f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s x {args.rounds}, "
         f"{os.cpu_count()} CPUs; setup {time.perf_counter() - started:.0f} s"
     )
     with (
@@ -331,13 +352,20 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
         for path in paths:
             if args.only and args.only not in path.label:
                 continue
-            paths_file = status_paths
-            if "JSON" in path.label:
-                paths_file = json_paths
-                just_looked_up(url)
+            polls = "JSON" in path.label
+            paths_file = json_paths if polls else status_paths
             env_for = {**wrk_env, "TOLLGATE_PATHS_FILE": str(paths_file)}
-            ours = measured(product, product_pid, path.product, args, path.script, env_for)
-            theirs = measured(bare, bare_pid, path.bare, args, path.bare_script, env_for)
+            mine, bares = [], []
+            for _ in range(args.rounds):  # product and bare in turn, under the same load
+                if polls:
+                    just_looked_up(url)
+                mine.append(
+                    measured(product, product_pid, path.product, args, path.script, env_for)
+                )
+                bares.append(measured(bare, bare_pid, path.bare, args, path.bare_script, env_for))
+                offset = next_ipn_line(mine[-1].ipn_sent, env_for)
+                env_for = {**env_for, "TOLLGATE_IPN_OFFSET": str(offset)}
+            ours, theirs = combined(mine), combined(bares)
             sent |= ours.ipn_sent
             ratio = ours.rps / theirs.rps
             target = TARGETS[path.kind]
