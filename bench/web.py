@@ -106,16 +106,23 @@ def seed(url: str, sandbox_url: str, payments: int) -> tuple[Flask, str, list[Pa
         upgrade()
         load_catalog(ROOT / "data" / "catalogue.json")
         product = db.session.scalars(db.select(Product).order_by(Product.id)).first()
-        slug = product.slug
-        for i in range(payments):
-            order = Order(product_id=product.id, email=f"shopper{i}@bench.test")
-            order.amount, order.currency = product.price, product.currency
+        slug, product_id, price, currency = (
+            product.slug,
+            product.id,
+            product.price,
+            product.currency,
+        )
+    for i in range(payments):
+        # a request of its own each, as a checkout is: its own gateway time budget
+        with app.test_request_context():
+            order = Order(product_id=product_id, email=f"shopper{i}@bench.test")
+            order.amount, order.currency = price, currency
             db.session.add(order)
             db.session.commit()
-            with app.test_request_context():
-                start_payment(
-                    order, "coinpayments", f"bench-{i}", lambda r: return_urls("coinpayments", r)
-                )
+            start_payment(
+                order, "coinpayments", f"bench-{i}", lambda r: return_urls("coinpayments", r)
+            )
+    with app.app_context():
         opened = db.session.scalars(db.select(Payment).order_by(Payment.id)).all()
         db.session.expunge_all()
     with psycopg.connect(url, autocommit=True) as conn:
