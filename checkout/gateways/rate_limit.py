@@ -2,10 +2,17 @@
 
 Every gateway declares how many requests per second it allows us (`Gateway.rate_limit`:
 Stripe's documented limits, a setting for the others). The sweep takes at most SWEEP_RATE_SHARE
-of it, counted in a moving one-second window that all processes share through the limiter
-storage (RATELIMIT_STORAGE_URI: Redis in production, memory under `make run`); the rest is left
-for shoppers. Shopper-facing calls (a create, a return or refresh look-up) are neither counted
-nor delayed: they never wait behind the sweep's budget.
+of it; the rest is left for shoppers. All processes share the count through the limiter storage
+(RATELIMIT_STORAGE_URI: Redis in production, memory under `make run`). Shopper-facing calls (a
+create, a return or refresh look-up) are neither counted nor delayed: they never wait behind the
+sweep's budget.
+
+Paced, then capped. A moving one-second window alone lets the whole share go in a burst as a
+window opens; requests granted in a burst just before a window's edge reach the gateway a few ms
+later, in the same second as the next burst, so a gateway counting arrivals saw more than its
+limit (bench/sweep.py, docs/benchmarks.md). So each request first claims a turn: turns are
+1/share seconds apart in wall-clock time, and each is owned by whichever process's atomic `incr`
+on its key answers 1 first. The moving window stays behind the turns as the hard cap.
 
 How it is wired: the sweep enters `sweeping(budget)` around each of its gateway calls; every HTTP
 request a gateway client sends calls `before_request()` (transport.py, and the Stripe SDK's HTTP
@@ -21,7 +28,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -43,6 +50,9 @@ DEFAULT_SHARE = 0.8
 DEFAULT_WAIT_SECONDS = 10.0
 #: how long a 429 without Retry-After pauses the gateway's sweep (our choice)
 DEFAULT_PAUSE_SECONDS = 2.0
+#: the share's turns span a second and this much more, so that a turn granted a few ms late
+#: (a sleep overslept) is not held back by the moving window behind the turns (our choice)
+TURN_SLACK = 0.02
 _NAMESPACE = "tollgate-gateway"
 
 
@@ -109,29 +119,22 @@ class SweepSlots:
     def acquire(self, gateway: str, per_second: int) -> None:
         """Wait for one of the gateway's `per_second` slots, within `max_wait`.
 
+        A slot is a turn (the requests of all processes go about 1/per_second apart, never in a
+        burst) that the moving window also lets through (never more than per_second in one).
         Raises NoSlot (a GatewayRateLimited) when the wait would be longer: the caller leaves
         the payment for a later pass, as after a 429. The threads of one process queue for a
         slot one at a time, so a slot freed goes to one waiter per process instead of to a herd
         of them racing for it (where an unlucky thread could lose every race until it gives up).
         """
-        item = RateLimitItemPerSecond(per_second)
         give_up = time.monotonic() + self.max_wait
         queue = self._queue(gateway)
         if not queue.acquire(timeout=self.max_wait):
-            raise NoSlot(f"no {gateway} request slot within {self.max_wait:g} s")
+            raise self._no_slot(gateway, None)
         try:
-            while True:
-                wait = self.paused_for(gateway)
-                if wait <= 0:
-                    if self._hit(item, gateway):
-                        return
-                    wait = self._until_free(item, gateway)
-                left = give_up - time.monotonic()
-                if wait > left:
-                    raise NoSlot(
-                        f"no {gateway} request slot within {self.max_wait:g} s", retry_after=wait
-                    )
-                time.sleep(wait)
+            item = RateLimitItemPerSecond(per_second)
+            self._wait(gateway, give_up, lambda: self.paused_for(gateway))
+            self._take_turn(gateway, per_second, give_up)
+            self._wait(gateway, give_up, lambda: self._hit_or_wait(item, gateway))
         finally:
             queue.release()
 
@@ -158,20 +161,57 @@ class SweepSlots:
                 continue
         return 0.0
 
-    def _hit(self, item: RateLimitItemPerSecond, gateway: str) -> bool:
-        try:
-            return self._window.hit(item, _NAMESPACE, gateway)
-        except self._storage.base_exceptions:
-            log.warning("rate-limit storage unavailable; counting %s in this process", gateway)
-            return self._fallback.hit(item, _NAMESPACE, gateway)
+    def _wait(self, gateway: str, give_up: float, wait_for: Callable[[], float]) -> None:
+        """Sleep until `wait_for` answers 0 (it answers how long to wait); NoSlot past `give_up`."""
+        while (wait := wait_for()) > 0:
+            if wait > give_up - time.monotonic():
+                raise self._no_slot(gateway, wait)
+            time.sleep(wait)
 
-    def _until_free(self, item: RateLimitItemPerSecond, gateway: str) -> float:
-        """Seconds until the oldest request in the window leaves it (a few ms at least)."""
+    def _take_turn(self, gateway: str, per_second: int, give_up: float) -> None:
+        """Claim the first free turn of the gateway's sweep, in every process, and wait for it.
+
+        Turn i starts at i * interval seconds of the Unix clock (the processes' clocks are kept
+        in step by NTP), the interval a little over 1/per_second (TURN_SLACK). The turn under
+        way is taken at once when nobody has it, so an idle sweep does not wait; otherwise the
+        next free one is claimed and waited for. A turn that would start past `give_up` is not
+        claimed (NoSlot): it stays free for another process.
+        """
+        interval = (1.0 + TURN_SLACK) / per_second
+        turn = math.floor(time.time() / interval)
+        while True:
+            wait = turn * interval - time.time()
+            if wait > give_up - time.monotonic():
+                raise self._no_slot(gateway, wait)
+            key = f"{_NAMESPACE}/turn/{gateway}/{per_second}/{turn}"
+            if self._claim(key, expiry=max(0, math.ceil(wait)) + 2):
+                break
+            turn += 1
+        time.sleep(max(0.0, turn * interval - time.time()))
+
+    def _claim(self, key: str, expiry: int) -> bool:
+        """Whether this caller is the first to count `key` (atomic in the storage)."""
         try:
+            return self._storage.incr(key, expiry) == 1
+        except self._storage.base_exceptions:
+            log.warning("rate-limit storage unavailable; pacing the sweep in this process")
+            return self._fallback.storage.incr(key, expiry) == 1
+
+    def _hit_or_wait(self, item: RateLimitItemPerSecond, gateway: str) -> float:
+        """0 when the moving window took the request, else seconds until it may (the cap)."""
+        try:
+            if self._window.hit(item, _NAMESPACE, gateway):
+                return 0.0
             stats = self._window.get_window_stats(item, _NAMESPACE, gateway)
         except self._storage.base_exceptions:
+            log.warning("rate-limit storage unavailable; counting %s in this process", gateway)
+            if self._fallback.hit(item, _NAMESPACE, gateway):
+                return 0.0
             stats = self._fallback.get_window_stats(item, _NAMESPACE, gateway)
         return max(0.005, stats.reset_time - time.time())
+
+    def _no_slot(self, gateway: str, retry_after: float | None) -> NoSlot:
+        return NoSlot(f"no {gateway} request slot within {self.max_wait:g} s", retry_after)
 
     def _queue(self, gateway: str) -> threading.Lock:
         with self._queues_lock:

@@ -17,6 +17,7 @@ from checkout.gateways.coinpayments.client import CoinPaymentsGateway
 from checkout.gateways.copyandpay.client import CopyAndPayGateway
 from checkout.gateways.mpgs.client import MpgsGateway
 from checkout.gateways.rate_limit import (
+    TURN_SLACK,
     NoSlot,
     SweepSlots,
     before_request,
@@ -24,6 +25,7 @@ from checkout.gateways.rate_limit import (
     sweeping,
 )
 from checkout.gateways.stripe.client import StripeGateway
+from tests.grant_windows import most_within
 
 
 def stamps(slots: SweepSlots, n: int, gateway: str = "g", per_second: int = 5) -> list[float]:
@@ -59,21 +61,39 @@ def test_the_sweep_takes_its_share_of_the_limit() -> None:
     assert (slots.sweep_share(25), slots.sweep_share(100), slots.sweep_share(1)) == (20, 80, 1)
 
 
-def test_no_more_than_the_share_in_any_second() -> None:
+def test_grants_are_paced_not_bursts() -> None:
     slots = SweepSlots("memory://")
-    granted = stamps(slots, 15, per_second=5)
-    # a moving window: the sixth slot comes a second after the first, and so on
-    assert all(later - first >= 0.99 for first, later in zip(granted, granted[5:], strict=False))
-    assert granted[4] - granted[0] < 0.5  # the first five go at once
+    granted = stamps(slots, 17, per_second=8)
+    # a quarter second holds two turns, three if it starts at one: never a burst of the share
+    assert most_within(granted, 0.25) <= 8 / 4 + 1
+    # the moving window behind the turns: the ninth grant a second after the first, and so on
+    assert all(later - first >= 0.99 for first, later in zip(granted, granted[8:], strict=False))
+    # and no turn lost: 16 turns after the first take two seconds, not much more
+    assert granted[-1] - granted[0] < 2.3
+
+
+def test_an_idle_sweep_takes_the_turn_under_way_at_once() -> None:
+    slots = SweepSlots("memory://")
+    started = time.monotonic()
+    slots.acquire("g", 1)  # turns a second apart: waiting for the next would take up to 1 s
+    assert time.monotonic() - started < 0.1
 
 
 def test_a_wait_longer_than_allowed_gives_up_with_no_slot() -> None:
-    slots = SweepSlots("memory://", max_wait=0.2)
+    slots = SweepSlots("memory://", max_wait=2.0)
     stamps(slots, 3, per_second=3)
+    slots.max_wait = 0.2  # the next turn is a third of a second away
     with pytest.raises(NoSlot) as refused:
         slots.acquire("g", 3)
     assert isinstance(refused.value, GatewayRateLimited)
-    assert 0 < refused.value.retry_after <= 1.0
+    assert 0.2 < refused.value.retry_after <= (1 + TURN_SLACK) / 3
+
+
+def test_without_its_storage_each_process_paces_alone() -> None:
+    slots = SweepSlots("redis://127.0.0.1:1/0")  # nothing listens there
+    granted = stamps(slots, 9, per_second=8)
+    assert most_within(granted, 0.25) <= 8 / 4 + 1
+    assert granted[-1] - granted[0] >= 0.95  # eight turns of 1/8 s
 
 
 def test_a_pause_holds_the_sweep_back_then_lets_it_go() -> None:
@@ -122,7 +142,7 @@ def test_retry_after_as_an_http_date() -> None:
 
 
 def test_threads_of_one_process_take_slots_in_turn_none_gives_up() -> None:
-    slots = SweepSlots("memory://", max_wait=4.5)
+    slots = SweepSlots("memory://", max_wait=5.5)
     refused: list[Exception] = []
 
     def take() -> None:
@@ -138,4 +158,5 @@ def test_threads_of_one_process_take_slots_in_turn_none_gives_up() -> None:
     for thread in threads:
         thread.join()
     assert refused == []
-    assert time.monotonic() - started >= 2.9  # 16 slots at 4 a second: three seconds' worth
+    # 16 turns a quarter second apart, the first under way when they came: at least 3.5 s
+    assert time.monotonic() - started >= 3.45
