@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,7 +20,7 @@ from sqlalchemy import update
 from checkout.blueprints.urls import return_urls
 from checkout.extensions import db
 from checkout.gateways.registry import get_gateway
-from checkout.models import Order, Payment, PaymentEvent, Product
+from checkout.models import Order, Payment, PaymentEvent, Product, utcnow
 from checkout.payments.service import start_payment
 from tests.conftest import Sandbox
 
@@ -70,6 +71,16 @@ def due_now() -> None:
     """Make every open payment due (the funnel schedules a new one's first check 30 s ahead)."""
     db.session.execute(
         update(Payment).where(Payment.status.in_(("PENDING", "CREATED"))).values(next_check_at=None)
+    )
+    db.session.commit()
+
+
+def checked_ago(ref: str, seconds: float) -> None:
+    """Say the payment was last looked up `seconds` ago (inside or past the coalesce window)."""
+    db.session.execute(
+        update(Payment)
+        .where(Payment.ref == ref)
+        .values(last_checked_at=utcnow() - timedelta(seconds=seconds))
     )
     db.session.commit()
 

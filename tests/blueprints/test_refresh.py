@@ -17,6 +17,7 @@ from tests.blueprints.html_helpers import parse, read_form
 from tests.conftest import Sandbox
 from tests.reconciliation import (
     GatewayCalls,
+    checked_ago,
     completions,
     events,
     open_payments,
@@ -31,15 +32,6 @@ def _no_notifications(sandbox: Sandbox) -> None:
     quiet(sandbox)
 
 
-def _last_checked(ref: str, seconds_ago: float) -> None:
-    db.session.execute(
-        update(Payment)
-        .where(Payment.ref == ref)
-        .values(last_checked_at=utcnow() - timedelta(seconds=seconds_ago))
-    )
-    db.session.commit()
-
-
 @pytest.mark.parametrize("gateway", ["coinpayments", "mpgs", "stripe"])
 def test_a_refresh_storm_makes_one_gateway_call(
     app: Flask, sandbox: Sandbox, gateway: str, fulfilments: list
@@ -47,7 +39,7 @@ def test_a_refresh_storm_makes_one_gateway_call(
     [ref] = open_payments(app, gateway, 1)
     with app.app_context():
         pay_ref(sandbox, ref)
-        _last_checked(ref, 60)
+        checked_ago(ref, 60)
     calls = GatewayCalls().watch(app, gateway)
     sandbox.knobs(gateway, latency_ms=50)  # the first call is still in flight as the rest arrive
     start = threading.Barrier(24)
@@ -78,12 +70,12 @@ def test_after_the_window_a_refresh_asks_again(app: Flask, sandbox: Sandbox) -> 
     calls = GatewayCalls().watch(app, "stripe")
     client = app.test_client()
     with app.app_context():
-        _last_checked(ref, 60)
+        checked_ago(ref, 60)
     for _ in range(3):
         assert client.get(f"/status/{ref}/refresh").headers["Location"] == f"/status/{ref}"
     assert calls.calls["stripe"] == 1
     with app.app_context():
-        _last_checked(ref, app.config["REFRESH_COALESCE_SECONDS"] + 1)
+        checked_ago(ref, app.config["REFRESH_COALESCE_SECONDS"] + 1)
     client.get(f"/status/{ref}/refresh")
     assert calls.calls["stripe"] == 2
 
@@ -149,7 +141,7 @@ def test_coming_back_again_and_again_makes_one_look_up_and_one_note(
 ) -> None:
     [ref] = open_payments(app, "stripe", 1)
     with app.app_context():
-        _last_checked(ref, 60)
+        checked_ago(ref, 60)
     calls = GatewayCalls().watch(app, "stripe")
     client = app.test_client()
     codes = [client.get(f"/status/{ref}/{back}").status_code for _ in range(20)]
@@ -157,7 +149,7 @@ def test_coming_back_again_and_again_makes_one_look_up_and_one_note(
     assert calls.calls["stripe"] == 1
     with app.app_context():
         assert len(_notes(ref)) == 1
-        _last_checked(ref, 60)
+        checked_ago(ref, 60)
     client.get(f"/status/{ref}/{back}")
     assert calls.calls["stripe"] == (1 if back == "return" else 2)  # returns: own window
     with app.app_context():
@@ -169,7 +161,7 @@ def test_a_return_asks_the_gateway_even_right_after_a_poll(app: Flask, sandbox: 
     [ref] = open_payments(app, "stripe", 1)
     calls = GatewayCalls().watch(app, "stripe")
     with app.app_context():
-        _last_checked(ref, 1)
+        checked_ago(ref, 1)
     client = app.test_client()
     client.get(f"/status/{ref}/return")
     client.get(f"/status/{ref}/refresh")

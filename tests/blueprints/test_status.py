@@ -16,7 +16,7 @@ from checkout.extensions import db, limiter
 from checkout.models import Payment, utcnow
 from checkout.payments.states import PaymentStatus
 from tests.conftest import Sandbox
-from tests.reconciliation import GatewayCalls, open_payments, quiet
+from tests.reconciliation import GatewayCalls, checked_ago, open_payments, quiet
 from tests.sql_log import statements, verbs
 
 STATUS_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "status.js"
@@ -27,19 +27,10 @@ def _no_notifications(sandbox: Sandbox) -> None:
     quiet(sandbox)
 
 
-def _last_checked(ref: str, seconds_ago: float) -> None:
-    db.session.execute(
-        update(Payment)
-        .where(Payment.ref == ref)
-        .values(last_checked_at=utcnow() - timedelta(seconds=seconds_ago))
-    )
-    db.session.commit()
-
-
 def test_a_poll_within_the_window_is_one_read(app: Flask, sandbox: Sandbox) -> None:
     [ref] = open_payments(app, "coinpayments", 1)
     with app.app_context():
-        _last_checked(ref, 1)
+        checked_ago(ref, 1)
     calls = GatewayCalls().watch(app, "coinpayments")
     client = app.test_client()
     with statements(app) as seen:
@@ -54,7 +45,7 @@ def test_a_due_poll_claims_and_looks_up_once(app: Flask, sandbox: Sandbox) -> No
     [ref] = open_payments(app, "coinpayments", 1)
     window = app.config["REFRESH_COALESCE_SECONDS"]
     with app.app_context():
-        _last_checked(ref, window + 1)
+        checked_ago(ref, window + 1)
     calls = GatewayCalls().watch(app, "coinpayments")
     client = app.test_client()
     with statements(app) as due:
