@@ -21,15 +21,19 @@ from flask.testing import FlaskClient
 
 from checkout.blueprints import staff_audit_log
 from checkout.extensions import db
-from checkout.models import AuditEntry, Payment, PaymentEvent, StaffRole, StaffUser
+from checkout.models import AuditEntry, Payment, PaymentEvent, StaffUser
 from checkout.payments.states import PaymentStatus
 from tests.blueprints.html_helpers import Form, parse, read_form
+from tests.blueprints.staff_console import (
+    EXPIRED_FORM,
+    audit_rows,
+    form_to,
+    forms_on,
+)
 from tests.blueprints.test_staff import login
-from tests.blueprints.test_staff_users import ADMIN, SUPPORT, make_staff
+from tests.blueprints.test_staff_users import ADMIN, SUPPORT
 from tests.conftest import Sandbox
 from tests.reconciliation import open_payments, quiet
-
-EXPIRED_FORM = "This form had expired"
 
 
 @pytest.fixture
@@ -48,38 +52,9 @@ def _no_notifications(sandbox: Sandbox) -> None:
     quiet(sandbox)
 
 
-def browser(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    assert login(client, email).status_code == 303
-    return client
-
-
-@pytest.fixture
-def admin(app: Flask) -> FlaskClient:
-    make_staff(app, ADMIN, StaffRole.ADMIN)
-    make_staff(app, SUPPORT, StaffRole.SUPPORT)
-    return browser(app, ADMIN)
-
-
-@pytest.fixture
-def support(app: Flask, admin: FlaskClient) -> FlaskClient:
-    return browser(app, SUPPORT)
-
-
 def completed(app: Flask, make_payment: Any, gateway: str) -> str:
     with app.app_context():
         return make_payment(gateway=gateway, status=PaymentStatus.COMPLETED, amount=2000).ref
-
-
-def forms_on(client: FlaskClient, url: str) -> list[Form]:
-    page = client.get(url)
-    assert page.status_code == 200, (url, page.status_code)
-    return [read_form(el) for el in parse(page.data).find_all("form")]
-
-
-def form_to(client: FlaskClient, url: str, action: str) -> Form:
-    [form] = [f for f in forms_on(client, url) if f.action == action]
-    return form
 
 
 def money_state(app: Flask, ref: str) -> tuple[Any, ...]:
@@ -88,12 +63,6 @@ def money_state(app: Flask, ref: str) -> tuple[Any, ...]:
         assert row is not None
         kinds = [e.kind for e in db.session.scalars(db.select(PaymentEvent))]
         return row.status, row.refunded_amount, kinds
-
-
-def audit_rows(app: Flask) -> list[tuple[str, str, str | None, str | None, Any]]:
-    with app.app_context():
-        entries = db.session.scalars(db.select(AuditEntry).order_by(AuditEntry.id))
-        return [(e.staff_email, e.action, e.target, e.ip, e.details) for e in entries]
 
 
 # -- roles -----------------------------------------------------------------------------------

@@ -14,18 +14,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from checkout.extensions import db
-from checkout.models import GatewayBreaker, StaffRole
+from checkout.models import GatewayBreaker
 from checkout.payments import breaker
 from checkout.payments.breaker import TEMPORARILY_UNAVAILABLE, Result, Shown
 from tests.blueprints.html_helpers import Element, Form, parse, read_form
-from tests.blueprints.test_staff_audit import (
+from tests.blueprints.staff_console import (
     EXPIRED_FORM,
     audit_rows,
-    browser,
     form_to,
     forms_on,
 )
-from tests.blueprints.test_staff_users import ADMIN, SUPPORT, make_staff
+from tests.blueprints.test_staff_users import ADMIN, SUPPORT
 
 PAGE = "/staff/gateways"
 ACTION = "/staff/gateways/stripe"
@@ -40,18 +39,6 @@ def app_overrides() -> dict[str, Any]:
 @pytest.fixture
 def _push_request_context() -> None:
     """Replaces pytest-flask's: each request of each browser gets its own context."""
-
-
-@pytest.fixture
-def admin(app: Flask) -> FlaskClient:
-    make_staff(app, ADMIN, StaffRole.ADMIN)
-    make_staff(app, SUPPORT, StaffRole.SUPPORT)
-    return browser(app, ADMIN)
-
-
-@pytest.fixture
-def support(app: Flask, admin: FlaskClient) -> FlaskClient:
-    return browser(app, SUPPORT)
 
 
 @pytest.fixture
