@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from checkout.extensions import db
 from checkout.models import SweepRun
 from tests.conftest import Sandbox, make_test_app
 from tests.reconciliation import due_now, open_payments, pay_ref, payment, quiet
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,13 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
     return {"SWEEP_INTERVAL_SECONDS": 1}
-
-
-def _wait_for(condition: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def _runs(app: Flask) -> list[SweepRun]:
@@ -66,7 +59,7 @@ def test_in_process_scheduler_sweeps_and_runs_do_not_overlap(
     app.config["SWEEP_WORKERS"] = 1
     scheduler.start(app, first_run_in=0.1)
     try:
-        _wait_for(lambda: len([r for r in _runs(app) if r.finished_at]) >= 2)
+        wait_for(lambda: len([r for r in _runs(app) if r.finished_at]) >= 2)
     finally:
         scheduler.stop(app)
     runs = [r for r in _runs(app) if r.finished_at]
@@ -119,7 +112,7 @@ def test_flask_scheduler_runs_as_its_own_process(sandbox: Sandbox, tmp_path: Pat
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(lambda: len([r for r in _runs(setup) if r.finished_at]) >= 2, timeout=30)
+        wait_for(lambda: len([r for r in _runs(setup) if r.finished_at]) >= 2, timeout=30)
     finally:
         process.send_signal(signal.SIGTERM)
         _, errors = process.communicate(timeout=20)

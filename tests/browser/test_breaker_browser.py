@@ -20,7 +20,7 @@ from checkout.payments import breaker
 from checkout.payments.breaker import TEMPORARILY_UNAVAILABLE, Shown
 from tests.browser.test_support_day_browser import _accessible, _log_in, _staff
 from tests.conftest import Sandbox
-from tests.fulfilment.test_crash import _wait_for
+from tests.waiting import wait_for
 
 PLAN = "/checkout/europe-5gb"
 EMAIL = "breaker@example.com"
@@ -56,7 +56,7 @@ def test_failing_stripe_leaves_the_selector_and_comes_back_after_recovery(
     expect(page.locator("#gateway-mpgs")).to_be_enabled()
 
     sandbox.knobs("stripe", error_rate=0.0)
-    _wait_for(lambda: _offered_on_reload(page), timeout=15)
+    wait_for(lambda: _offered_on_reload(page), timeout=15)
     page.fill("#email", EMAIL)
     page.locator("label[for=gateway-stripe]").click()
     page.get_by_role("button", name="Pay now").click()

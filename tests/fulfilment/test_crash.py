@@ -15,8 +15,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from checkout.money import Money
 from checkout.payments.service import Source, record_observation
 from checkout.payments.states import PaymentStatus
 from tests.conftest import Sandbox
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,13 +70,6 @@ def _child(sandbox: Sandbox, database: str, mode: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def _jobs(app: Flask) -> list[OutboxJob]:
     with app.app_context():
         return list(db.session.scalars(select(OutboxJob).order_by(OutboxJob.id)))
@@ -105,7 +97,7 @@ def test_kill_9_between_the_paying_commit_and_the_delivery_loses_nothing(
         assert payer.stdout is not None
         for _ in refs:
             assert payer.stdout.readline().startswith("paid ")
-        _wait_for(lambda: any(job.state == JobState.RUNNING for job in _jobs(app)))
+        wait_for(lambda: any(job.state == JobState.RUNNING for job in _jobs(app)))
     finally:
         os.kill(payer.pid, signal.SIGKILL)
         payer.wait(10)
@@ -120,7 +112,7 @@ def test_kill_9_between_the_paying_commit_and_the_delivery_loses_nothing(
     sandbox.knobs("esim", latency_ms=0)
     worker = _child(sandbox, database, "work")
     try:
-        _wait_for(lambda: all(j.state == JobState.DONE for j in _jobs(app) if "esim" in j.kind))
+        wait_for(lambda: all(j.state == JobState.DONE for j in _jobs(app) if "esim" in j.kind))
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(15) == 0  # `flask outbox run` stops cleanly on SIGTERM

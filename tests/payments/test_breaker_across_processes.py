@@ -23,9 +23,9 @@ from checkout.payments import breaker
 from checkout.payments.breaker import TEMPORARILY_UNAVAILABLE, Shown
 from tests.blueprints.html_helpers import Element, Form, parse, read_form
 from tests.conftest import Sandbox
-from tests.fulfilment.test_crash import _wait_for
 from tests.reconciliation import quiet
 from tests.redis.conftest import serve
+from tests.waiting import wait_for
 
 GATEWAY = "stripe"
 EMAIL = "shopper@example.com"
@@ -116,7 +116,7 @@ def test_failures_through_one_process_open_it_for_both_and_one_probe_closes_it(
     # Stripe recovers; once the cool-down is over both offer it for the probe
     # (slowly: the probe stays in flight while the others try)
     sandbox.knobs(GATEWAY, error_rate=0.0, latency_ms=4000)
-    _wait_for(lambda: offered(other, plan), timeout=15)
+    wait_for(lambda: offered(other, plan), timeout=15)
     with app.app_context():
         assert breaker.snapshot()[GATEWAY] == Shown.HALF_OPEN
     first, second, third = requests.Session(), requests.Session(), requests.Session()
@@ -128,7 +128,7 @@ def test_failures_through_one_process_open_it_for_both_and_one_probe_closes_it(
     probe = threading.Thread(target=lambda: answers.append(post(one, forms[0], first)))
     probe.start()
     try:
-        _wait_for(lambda: probe_claimed(app), timeout=10)
+        wait_for(lambda: probe_claimed(app), timeout=10)
         # while the probe's create is in flight, neither process lets another one through
         for site, form, shopper in ((other, forms[1], second), (one, forms[2], third)):
             refused = post(site, form, shopper)
