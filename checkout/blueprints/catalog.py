@@ -1,21 +1,71 @@
-"""The catalogue: the plans on sale."""
+"""The catalogue: the plans on sale.
+
+The plan cards depend only on the plans' rows, so each process renders them once per catalogue
+and serves that HTML while the rows it reads stay the same: a row changed, added or switched off
+reads differently and renders afresh. Rendering them (a macro call and a url_for per card) was
+most of the page's CPU (docs/benchmarks.md, "Web").
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from typing import NamedTuple
+
+from flask import Blueprint, Flask, current_app, render_template, request
+from markupsafe import Markup
 
 from ..extensions import db
 from ..models import Product
+from ..money import Money
 
 bp = Blueprint("catalog", __name__)
+
+_CARDS = "tollgate_plan_cards"
+#: catalogues whose cards a process keeps; past this the cache starts again (a reload or edit)
+_CARDS_KEPT = 4
+
+
+class Plan(NamedTuple):
+    """What a card shows of a product: its columns only, hashable, so they can key the cache."""
+
+    slug: str
+    name: str
+    region: str
+    data_mb: int
+    validity_days: int
+    price: int
+    currency: str
+
+    @property
+    def money(self) -> Money:
+        return Money(self.price, self.currency)
 
 
 @bp.get("/")
 def index() -> str:
-    products = db.session.scalars(
-        db.select(Product).filter_by(active=True).order_by(Product.region, Product.price)
-    ).all()
-    return render_template("catalog/index.html", products=products)
+    rows = db.session.execute(
+        db.select(*(getattr(Product, field) for field in Plan._fields))
+        .filter_by(active=True)
+        .order_by(Product.region, Product.price)
+    )
+    plans = tuple(Plan(*row) for row in rows)
+    return render_template(
+        "catalog/index.html", products=plans, plan_cards=_plan_cards(plans) if plans else None
+    )
+
+
+def _plan_cards(plans: tuple[Plan, ...]) -> Markup:
+    """The cards' HTML for `plans`, rendered on the first request that reads them."""
+    cache: dict[tuple[str, tuple[Plan, ...]], Markup] = current_app.extensions.setdefault(
+        _CARDS, {}
+    )
+    key = (request.script_root, plans)  # the Buy links are paths under the script root
+    cards = cache.get(key)
+    if cards is None:
+        if len(cache) >= _CARDS_KEPT:
+            cache.clear()
+        html = render_template("catalog/_plans.html", products=plans)  # autoescaped already
+        cards = cache[key] = Markup(html)  # noqa: S704
+    return cards
 
 
 def register(app: Flask) -> None:

@@ -8,6 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from checkout.catalog_loader import load_catalog
+from checkout.extensions import db
+from checkout.models import Product
 from tests.blueprints.html_helpers import parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,3 +53,29 @@ def test_the_demo_catalogue_renders(app: Flask, client: FlaskClient) -> None:
     assert prices["kuwait-5gb-15d"] == "4.250 KWD"
     assert prices["saudi-10gb-30d"] == "75.00 SAR"
     assert prices["europe-5gb-30d"] == "12.50 USD"
+
+
+def test_a_changed_catalogue_shows_on_the_next_request(
+    app: Flask, client: FlaskClient, make_product
+) -> None:
+    """The cards are rendered once per catalogue: a price change, a plan switched off and a new
+    plan must each show at once, not the cards of the catalogue read before."""
+
+    def prices() -> dict[str, str]:
+        page = parse(client.get("/").data)
+        return {
+            li.get("data-slug"): li.find(data_testid="price").text
+            for li in page.find_all("li", class_="plan")
+        }
+
+    first = make_product(slug="first", price=1000)
+    second = make_product(slug="second", price=2000)
+    assert prices() == {"first": "10.00 USD", "second": "20.00 USD"}
+    assert prices() == {"first": "10.00 USD", "second": "20.00 USD"}  # served from the cache
+    with app.app_context():
+        db.session.get(Product, first.id).price = 1100
+        db.session.get(Product, second.id).active = False
+        db.session.commit()
+    assert prices() == {"first": "11.00 USD"}
+    make_product(slug="third", price=3000)
+    assert prices() == {"first": "11.00 USD", "third": "30.00 USD"}
