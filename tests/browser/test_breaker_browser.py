@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from checkout.models import StaffRole
 from checkout.payments import breaker
 from checkout.payments.breaker import TEMPORARILY_UNAVAILABLE, Shown
-from tests.browser.test_support_day_browser import _accessible, _log_in, _staff
+from tests.browser.staff_pages import accessible, add_staff, log_in
 from tests.conftest import Sandbox
 from tests.waiting import wait_for
 
@@ -74,11 +74,11 @@ def test_an_admin_forces_stripe_off_and_the_shopper_reads_why(
 ) -> None:
     admin = "admin.breaker@tollgate.test"
     with app.app_context():
-        _staff(admin, StaffRole.ADMIN)
-    _log_in(page, site, admin)
+        add_staff(admin, StaffRole.ADMIN)
+    log_in(page, site, admin)
     page.get_by_role("navigation", name="Staff").get_by_role("link", name="Gateways").click()
     expect(page.get_by_test_id("state-stripe")).to_have_attribute("data-state", "closed")
-    _accessible(page, "staff gateways page")
+    accessible(page, "staff gateways page")
     change = page.locator("form[action$='/staff/gateways/stripe']")
     change.get_by_label("Force off").check()
     change.get_by_role("textbox", name="Reason").fill(
@@ -91,4 +91,4 @@ def test_an_admin_forces_stripe_off_and_the_shopper_reads_why(
     page.goto(site + PLAN)
     expect(page.locator("#gateway-stripe")).to_be_disabled()
     expect(page.locator("#gateway-stripe-reason")).to_contain_text("paused until 14:00 UTC")
-    _accessible(page, "checkout with a gateway forced off")
+    accessible(page, "checkout with a gateway forced off")

@@ -17,14 +17,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from checkout.extensions import db
 from checkout.gateways.registry import label_for
-from checkout.models import StaffRole, StaffUser
+from checkout.models import StaffRole
 from checkout.payments.states import PaymentStatus
-from tests.browser.test_accessibility import FAILING_IMPACTS, audit, describe
+from tests.browser.staff_pages import accessible, add_staff, log_in
 from tests.reconciliation import payment
 
-PASSWORD = "correct horse battery staple"
 SUPPORT, ADMIN = "support.day@tollgate.test", "admin.day@tollgate.test"
 LATE = "late payment: money arrived after the payment was EXPIRED"
 TEXT_FILTER = "Ref, order ref, gateway reference or e-mail"
@@ -37,29 +35,8 @@ def app_overrides() -> dict[str, Any]:
     return {"WTF_CSRF_ENABLED": True, "OUTBOX_KICK": "off"}
 
 
-def _staff(email: str, role: str) -> None:
-    user = StaffUser(email=email, role=role)
-    user.set_password(PASSWORD)
-    db.session.add(user)
-    db.session.commit()
-
-
-def _accessible(page: Page, what: str) -> None:
-    failing = [v for v in audit(page) if v["impact"] in FAILING_IMPACTS]
-    assert not failing, f"{what}:\n{describe(failing)}"
-
-
 def _nav(page: Page, name: str) -> None:
     page.get_by_role("navigation", name="Staff").get_by_role("link", name=name).click()
-
-
-def _log_in(page: Page, site: str, email: str) -> None:
-    page.goto(site + "/staff/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name=re.compile("log in", re.I)).click()
-    page.wait_for_url(re.compile(r".*/staff/$"))
-    expect(page.get_by_test_id("signed-in")).to_contain_text(email)
 
 
 def _log_out(page: Page) -> None:
@@ -129,14 +106,14 @@ def test_a_support_day_then_an_admin_refund_all_in_the_audit_log(
 ) -> None:
     paid_ref = _shopper_pays_with_stripe(page, site)
     matching, flagged_ref = _the_day_s_payments(make_payment)
-    _staff(SUPPORT, StaffRole.SUPPORT)
-    _staff(ADMIN, StaffRole.ADMIN)
+    add_staff(SUPPORT, StaffRole.SUPPORT)
+    add_staff(ADMIN, StaffRole.ADMIN)
 
     # Support: the dashboard's charts.
-    _log_in(page, site, SUPPORT)
+    log_in(page, site, SUPPORT)
     expect(page.locator("svg[role=img]").first).to_be_visible()
     assert page.locator("svg[role=img]").count() >= 3
-    _accessible(page, "dashboard")
+    accessible(page, "dashboard")
 
     # The payments list, filtered by status, gateway and text (any case).
     _nav(page, "Payments")
@@ -152,7 +129,7 @@ def test_a_support_day_then_an_admin_refund_all_in_the_audit_log(
     expect(rows).to_have_count(len(matching))
     shown = rows.evaluate_all("rows => rows.map(r => r.dataset.ref)")
     assert sorted(shown) == sorted(matching)
-    _accessible(page, "payments list")
+    accessible(page, "payments list")
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
@@ -165,7 +142,7 @@ def test_a_support_day_then_an_admin_refund_all_in_the_audit_log(
     _nav(page, "Review queue")
     before = _queue_count(page)
     assert before == 2
-    _accessible(page, "review queue")
+    accessible(page, "review queue")
     page.locator(f'tr[data-ref="{flagged_ref}"]').get_by_role("link", name=flagged_ref).click()
     expect(page.get_by_test_id("review-reason")).to_contain_text(LATE)
     page.get_by_label("Note for the timeline").fill("shopper wrote in: arrived late, keep it")
@@ -187,7 +164,7 @@ def test_a_support_day_then_an_admin_refund_all_in_the_audit_log(
     _log_out(page)
 
     # Admin: part of the shopper's Stripe payment back, on the confirmation step.
-    _log_in(page, site, ADMIN)
+    log_in(page, site, ADMIN)
     _nav(page, "Payments")
     filters.get_by_label(TEXT_FILTER).fill(paid_ref)
     filters.get_by_role("button", name="Filter").click()
@@ -196,7 +173,7 @@ def test_a_support_day_then_an_admin_refund_all_in_the_audit_log(
     page.get_by_role("button", name="Refund…").click()
     expect(page.get_by_test_id("refund-amount")).to_have_text("Refund 5.00 USD")
     expect(page.get_by_text("a partial refund: the payment stays Paid")).to_be_visible()
-    _accessible(page, "refund confirmation")
+    accessible(page, "refund confirmation")
     page.get_by_role("button", name="Refund 5.00 USD").click()  # the reason is required
     expect(page.get_by_test_id("refund-amount")).to_have_text("Refund 5.00 USD")
     assert payment(paid_ref).refunded_amount == 0
@@ -210,7 +187,7 @@ def test_a_support_day_then_an_admin_refund_all_in_the_audit_log(
 
     # The audit log tells the day, newest first.
     _nav(page, "Audit log")
-    _accessible(page, "audit log")
+    accessible(page, "audit log")
     day = [r for r in _audit_rows(page) if r[1] in DAY_ACTIONS]
     assert day == [
         (ADMIN, "refund", paid_ref),
