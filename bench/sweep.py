@@ -40,14 +40,10 @@ import logging
 import math
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 from dashboard import postgres  # noqa: E402  (bench/ is the script's own folder)
 from flask import Flask  # noqa: E402
 from sqlalchemy import update  # noqa: E402
+from web_servers import cpu_seconds, redis_server  # noqa: E402
 
 from checkout import create_app  # noqa: E402
 from checkout.extensions import db  # noqa: E402
@@ -115,7 +112,7 @@ def main() -> None:
     sandbox = create_sandbox_app(SandboxOptions(seed=1))
     server = ThreadedServer(sandbox).start()
     try:
-        with Traffic(sandbox) as traffic, postgres() as database, redis(workdir) as storage:
+        with Traffic(sandbox) as traffic, postgres() as database, redis_server() as storage:
             gateway_settings = _gateway_settings(server.url, gateways)
             app = _app(database, storage, gateways, gateway_settings)
             settings["RATELIMIT_STORAGE_URI"] = storage
@@ -231,7 +228,7 @@ def _round(
     ]
     try:
         wait_for_runs(app, lambda runs: len(runs) == sweepers, timeout=120, after=before)
-        cpu_before = [_cpu_seconds(p.pid) for p in processes]
+        cpu_before = [cpu_seconds(p.pid) for p in processes]
         sandbox_cpu = time.process_time()
         go, go_clock = utcnow(), time.monotonic()
         traffic.let_go()
@@ -239,7 +236,7 @@ def _round(
             app, lambda runs: all(r.finished_at for r in runs), timeout=1800, after=before
         )
         sandbox_cpu = time.process_time() - sandbox_cpu
-        sweeper_cpu = sum(_cpu_seconds(p.pid) for p in processes) - sum(cpu_before)
+        sweeper_cpu = sum(cpu_seconds(p.pid) for p in processes) - sum(cpu_before)
     finally:
         traffic.let_go()
         for process in processes:
@@ -320,48 +317,6 @@ def _limits(app: Flask, name: str) -> tuple[float, int]:
     assert plugin is not None, name
     limit = plugin.gateway.rate_limit(app.config)
     return limit, SweepSlots.from_config(app.config).sweep_share(limit)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def redis(workdir: Path) -> Iterator[str]:
-    """A throwaway redis-server on a free port of 127.0.0.1 (no persistence); its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed: run `make system-deps`")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"nothing answers on port {port}") from None
-            time.sleep(0.05)
 
 
 if __name__ == "__main__":

@@ -141,19 +141,34 @@ def gunicorn(
         log.close()
 
 
+def cpu_seconds(pid: int | str) -> float:
+    """User + system CPU seconds of one process (Linux /proc); 0 once it is gone."""
+    fields = _stat(pid)
+    return _cpu(fields) if fields else 0.0
+
+
 def worker_cpu_seconds(master_pid: int) -> float:
     """User + system CPU seconds of a gunicorn master and its workers (Linux /proc)."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if entry.name == str(master_pid) or fields[1] == str(master_pid):
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        fields = _stat(entry.name)
+        if fields and (entry.name == str(master_pid) or fields[1] == str(master_pid)):
+            total += _cpu(fields)
     return total
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (field 3 onwards)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _cpu(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None) -> None:
