@@ -27,6 +27,7 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import bindparam
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
@@ -343,13 +344,16 @@ def _coalesce_window() -> timedelta:
     return timedelta(seconds=current_app.config["REFRESH_COALESCE_SECONDS"])
 
 
+# Built once: composing the select and its joinedload options was a tenth of the JSON poll's
+# CPU; the SQL sent is the same (docs/benchmarks.md, "Web").
+_BY_REF = db.select(Payment).where(Payment.ref == bindparam("ref"))
+_BY_REF_WITH_ORDER = _BY_REF.options(joinedload(Payment.order).joinedload(Order.product))
+
+
 def _payment_or_404(ref: str, *, with_order: bool = False) -> Payment:
     """The payment, or 404. `with_order` loads its order and product in the same query, for the
     views that show them (status_view reads both)."""
-    statement = db.select(Payment).filter_by(ref=ref)
-    if with_order:
-        statement = statement.options(joinedload(Payment.order).joinedload(Order.product))
-    payment = db.session.scalar(statement)
+    payment = db.session.scalar(_BY_REF_WITH_ORDER if with_order else _BY_REF, {"ref": ref})
     if payment is None:
         abort(404)
     in_payment(payment.ref, payment.gateway)
