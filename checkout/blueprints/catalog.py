@@ -40,14 +40,17 @@ class Plan(NamedTuple):
         return Money(self.price, self.currency)
 
 
+# built once: the statement never changes
+_ON_SALE = (
+    db.select(*(getattr(Product, field) for field in Plan._fields))
+    .filter_by(active=True)
+    .order_by(Product.region, Product.price)
+)
+
+
 @bp.get("/")
 def index() -> str:
-    rows = db.session.execute(
-        db.select(*(getattr(Product, field) for field in Plan._fields))
-        .filter_by(active=True)
-        .order_by(Product.region, Product.price)
-    )
-    plans = tuple(Plan(*row) for row in rows)
+    plans = tuple(Plan(*row) for row in db.session.execute(_ON_SALE))
     return render_template(
         "catalog/index.html", products=plans, plan_cards=_plan_cards(plans) if plans else None
     )
