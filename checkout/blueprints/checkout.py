@@ -31,6 +31,7 @@ from ..payments.states import WORDS, PaymentStatus
 from ..security import allow_gateway_page
 from .session_orders import pending_attempt, remember, remember_attempt
 from .urls import return_urls
+from .widgets import FastEmailInput, FastHiddenInput
 
 log = logging.getLogger(__name__)
 bp = Blueprint("checkout", __name__)
@@ -64,7 +65,7 @@ class PayForm(FlaskForm):
         validators=[InputRequired(message="Choose a payment method.")],
         validate_choice=False,  # an unknown value is refused below with a clearer message
     )
-    attempt = HiddenField(validators=[InputRequired(), Length(max=64)])
+    attempt = HiddenField(validators=[InputRequired(), Length(max=64)], widget=FastHiddenInput())
 
 
 class CheckoutForm(PayForm):
@@ -72,6 +73,7 @@ class CheckoutForm(PayForm):
 
     email = EmailField(
         "E-mail for your receipt",
+        widget=FastEmailInput(),
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
         validators=[
             InputRequired(message="Enter your e-mail address for the receipt."),
