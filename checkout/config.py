@@ -60,7 +60,7 @@ class Config:
     SWEEP_TOKEN = ""
     # the sweep's share of each gateway's rate limit, and the longest it waits for a request slot
     # before leaving a payment for the next pass (docs/rate-limits.md)
-    SWEEP_RATE_SHARE = 0.8
+    SWEEP_RATE_SHARE = 0.7
     SWEEP_RATE_WAIT_SECONDS = 10.0
     # bearer token for GET /metrics; empty: only this host may scrape it (docs/operations.md)
     METRICS_TOKEN = ""

@@ -45,7 +45,7 @@ from .errors import GatewayRateLimited
 log = logging.getLogger(__name__)
 
 #: the share of a gateway's limit the sweep may use; the rest is the shoppers' (our choice)
-DEFAULT_SHARE = 0.8
+DEFAULT_SHARE = 0.7
 #: the longest a sweep call waits for a slot or for a pause to end before giving up (our choice)
 DEFAULT_WAIT_SECONDS = 10.0
 #: how long a 429 without Retry-After pauses the gateway's sweep (our choice)
@@ -116,8 +116,8 @@ class SweepSlots:
         """Requests per second the sweep may send to a gateway allowing `limit` (at least 1)."""
         return max(1, math.floor(limit * self.share))
 
-    def acquire(self, gateway: str, per_second: int) -> None:
-        """Wait for one of the gateway's `per_second` slots, within `max_wait`.
+    def acquire(self, gateway: str, per_second: int) -> int:
+        """Wait for one of the gateway's `per_second` slots, within `max_wait`; the turn's number.
 
         A slot is a turn (the requests of all processes go about 1/per_second apart, never in a
         burst) that the moving window also lets through (never more than per_second in one).
@@ -133,8 +133,9 @@ class SweepSlots:
         try:
             item = RateLimitItemPerSecond(per_second)
             self._wait(gateway, give_up, lambda: self.paused_for(gateway))
-            self._take_turn(gateway, per_second, give_up)
+            turn = self._take_turn(gateway, per_second, give_up)
             self._wait(gateway, give_up, lambda: self._hit_or_wait(item, gateway))
+            return turn
         finally:
             queue.release()
 
@@ -168,7 +169,7 @@ class SweepSlots:
                 raise self._no_slot(gateway, wait)
             time.sleep(wait)
 
-    def _take_turn(self, gateway: str, per_second: int, give_up: float) -> None:
+    def _take_turn(self, gateway: str, per_second: int, give_up: float) -> int:
         """Claim the first free turn of the gateway's sweep, in every process, and wait for it.
 
         Turn i starts at i * interval seconds of the Unix clock (the processes' clocks are kept
@@ -188,6 +189,7 @@ class SweepSlots:
                 break
             turn += 1
         time.sleep(max(0.0, turn * interval - time.time()))
+        return turn
 
     def _claim(self, key: str, expiry: int) -> bool:
         """Whether this caller is the first to count `key` (atomic in the storage)."""

@@ -2,7 +2,7 @@
 
     python -m tests.redis.slot_taker <storage uri> <seconds> <limit per second>
 
-Each granted slot is printed as a Unix time, one a line, as soon as it is granted.
+Each granted slot is printed as its turn's number and the Unix time it was granted, one a line.
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ from __future__ import annotations
 import sys
 import time
 
-from checkout.gateways.rate_limit import SweepSlots, before_request, sweeping
+from checkout.gateways.rate_limit import SweepSlots
 
 
 def main() -> None:
     storage, seconds, limit = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
     slots = SweepSlots(storage, max_wait=seconds + 5)
     stop = time.time() + seconds
-    with sweeping(slots.budget("stripe", limit)):
-        while time.time() < stop:
-            before_request()  # what every request of a sweep does first
-            print(f"{time.time():.6f}", flush=True)
+    budget = slots.budget("stripe", limit)
+    while time.time() < stop:
+        turn = slots.acquire(budget.gateway, budget.per_second)  # what each sweep request does
+        print(turn, f"{time.time():.6f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ SETTINGS = (
     Setting(
         "COINPAYMENTS_RATE_LIMIT",
         10.0,
-        "Requests/s CoinPayments allows us (none published: our choice); sweep takes 80%.",
+        "Requests/s CoinPayments allows us (none published: our choice); sweep takes 70%.",
         sandbox=1000.0,
     ),
 )

@@ -57,7 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "COPYANDPAY_RATE_LIMIT",
         20.0,
-        "Requests/s HyperPay allows us (none published: our choice); sweep takes 80%.",
+        "Requests/s HyperPay allows us (none published: our choice); sweep takes 70%.",
         sandbox=1000.0,
     ),
 )

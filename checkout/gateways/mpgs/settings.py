@@ -57,7 +57,7 @@ SETTINGS = (
     Setting(
         "MPGS_RATE_LIMIT",
         20.0,
-        "Requests/s MPGS allows us (Mastercard publishes none: our choice); sweep takes 80%.",
+        "Requests/s MPGS allows us (Mastercard publishes none: our choice); sweep takes 70%.",
         sandbox=1000.0,
     ),
 )
