@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import shutil
 import sys
@@ -59,7 +58,7 @@ from web_servers import cpu_seconds, redis_server  # noqa: E402
 
 from checkout import create_app  # noqa: E402
 from checkout.extensions import db  # noqa: E402
-from checkout.gateways.rate_limit import SweepSlots  # noqa: E402
+from checkout.gateways.rate_limit import TURN_SLACK, SweepSlots  # noqa: E402
 from checkout.gateways.registry import plugin_for  # noqa: E402
 from checkout.models import Payment, utcnow  # noqa: E402
 from checkout.sandbox import create_sandbox_app  # noqa: E402
@@ -279,15 +278,16 @@ def _report(app: Flask, run: Round, n: int, gateways: list[str]) -> None:
         calls = run.calls.get(name, 0)
         limit, share = _limits(app, name)
         released = run.released.get(name, 0)
-        least = 0.0 if run.lifted else max(0, math.ceil(released / share) - 1)
+        # the paced turns are (1 + TURN_SLACK)/share s apart: the least time `released` take
+        least = 0.0 if run.lifted else max(0.0, (released - 1) * (1 + TURN_SLACK) / share)
         bound = max(bound, least)
         target = f"<= {TARGETS[name]:g}" if name in TARGETS else "-"
         shown = "lifted" if run.lifted else f"{limit:g}"
         print(
             f"  {name:<13}{calls:>7}{calls / n:>13.3f}{target:>9}{shown:>11}"
-            f"{'-' if run.lifted else share:>11}{run.busiest.get(name, 0):>11}{least:>9.0f}"
+            f"{'-' if run.lifted else share:>11}{run.busiest.get(name, 0):>11}{least:>9.1f}"
         )
-    versus = f" against a bound of {bound:.0f} s ({run.seconds / bound:.2f}x)" if bound else ""
+    versus = f" against a bound of {bound:.1f} s ({run.seconds / bound:.2f}x)" if bound else ""
     print(
         f"  wall {run.seconds:.2f} s{versus}; {run.checked / run.seconds:.0f} payments/s; "
         f"CPU {run.sweeper_cpu:.1f} s sweepers, {run.sandbox_cpu:.1f} s sandbox\n"
