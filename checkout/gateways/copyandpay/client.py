@@ -24,6 +24,7 @@ from ..base import (
     CheckoutSession,
     Gateway,
     GatewayConfigError,
+    GatewayRateLimited,
     GatewayRejected,
     GatewayUnavailable,
     InboundNotification,
@@ -263,8 +264,8 @@ def _raise_for_error(response: HttpResponse, ref: str, *, lookup: bool) -> None:
     if response.status in (401, 403):
         log.error("payment %s: HyperPay refused our credentials: %s %s", ref, code, description)
         raise GatewayConfigError(f"HyperPay authentication failed (HTTP {response.status} {code})")
-    if response.status == 429 or code == statuses.THROTTLED:
-        raise GatewayUnavailable("HyperPay is throttling our look-ups")
+    if code == statuses.THROTTLED:  # in a 200 (its 429s are GatewayRateLimited in transport)
+        raise GatewayRateLimited("HyperPay is throttling our look-ups")
     if 200 <= response.status < 300:
         return
     if lookup and code == statuses.NOT_FOUND:

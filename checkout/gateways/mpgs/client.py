@@ -301,8 +301,6 @@ def _raise_for_error(response: HttpResponse, ref: str) -> None:
         raise GatewayConfigError(f"MPGS authentication failed (HTTP 401): {explanation}")
     if _NO_SUCH_ORDER in explanation.lower():
         raise _NoSuchOrder(explanation)
-    if response.status == 429:
-        raise GatewayUnavailable("MPGS is rate-limiting us (HTTP 429)")
     if cause == "REQUEST_REJECTED" or response.status in (403, 404):
         log.error("payment %s: MPGS rejected the request (%s): %s", ref, cause, explanation)
         raise GatewayConfigError(

@@ -17,6 +17,7 @@ import requests
 from checkout.extensions import db
 from checkout.gateways.base import (
     GatewayConfigError,
+    GatewayRateLimited,
     GatewayRejected,
     GatewayUnavailable,
     ReturnUrls,
@@ -255,6 +256,17 @@ def test_transport_trouble_is_transient(sandbox, gateway, opened, status, body, 
     payment = opened()
     force(sandbox, status, body, content_type)
     with pytest.raises(GatewayUnavailable):
+        gateway.fetch_status(payment)
+
+
+@pytest.mark.parametrize(
+    "status",
+    [429, 200],  # result code 800.120.100 in a 429, or in a 200 answer
+)
+def test_throttling_is_a_rate_limit_not_an_outage(sandbox, gateway, opened, status) -> None:
+    payment = opened()
+    force(sandbox, status, {"result": {"code": "800.120.100"}}, "application/json")
+    with pytest.raises(GatewayRateLimited):
         gateway.fetch_status(payment)
 
 
