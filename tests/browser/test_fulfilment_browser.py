@@ -5,7 +5,6 @@ polling in both cases."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from playwright.sync_api import Page, expect
 from checkout.extensions import db
 from checkout.fulfilment import outbox
 from checkout.models import Payment
+from tests.browser.stripe_pages import pay_with_stripe
 from tests.browser.test_accessibility import FAILING_IMPACTS, audit, describe
 from tests.conftest import Sandbox
 
@@ -27,21 +27,6 @@ def app_overrides() -> dict[str, Any]:
     # No kick after the paying request: the page must show the wait, and the test plays the
     # scheduled worker, so the page's own polling is what brings the code on screen.
     return {"OUTBOX_KICK": "off"}
-
-
-def _pay_with_a_good_card(page: Page, site: str) -> None:
-    page.goto(site + f"/checkout/{PLAN}")
-    page.check("#gateway-stripe")
-    page.fill("#email", "shopper@example.com")
-    page.get_by_role("button", name="Pay now").click()
-    expect(page).to_have_url(re.compile(r"/c/pay/cs_test_"))
-    page.fill("#cardNumber", "4242 4242 4242 4242")
-    page.fill("#cardExpiry", "12 / 34")
-    page.fill("#cardCvc", "123")
-    page.fill("#billingName", "Ada Shopper")
-    page.get_by_role("button", name="Pay 12.50 USD", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/status/pay_[^/]+$"))
-    expect(page.locator(".status-line")).to_contain_text("Paid")
 
 
 def _run_worker(app: Flask) -> str:
@@ -67,7 +52,7 @@ def _polls_after(page: Page, seconds: float) -> list[str]:
 def test_the_qr_code_and_code_appear_once_the_outbox_delivers(
     page: Page, site: str, app: Flask, sandbox: Sandbox
 ) -> None:
-    _pay_with_a_good_card(page, site)
+    pay_with_stripe(page, site)
     notice = page.get_by_test_id("fulfilment-notice")
     expect(notice).to_contain_text("Paid: your eSIM is being prepared")
     expect(page.locator("svg.qr-code")).to_have_count(0)
@@ -95,7 +80,7 @@ def test_out_of_stock_says_support_will_contact_and_stops_polling(
     requests.post(
         f"{sandbox.url}/_sandbox/esim/stock", json={"plan": PLAN, "in_stock": False}, timeout=5
     ).raise_for_status()
-    _pay_with_a_good_card(page, site)
+    pay_with_stripe(page, site)
     expect(page.get_by_test_id("fulfilment-notice")).to_contain_text("being prepared")
 
     _run_worker(app)

@@ -6,28 +6,18 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.stripe_pages import pay_card, to_stripe
+
 
 def _to_stripe(page: Page, site: str) -> None:
-    page.goto(site + "/checkout/europe-5gb")
-    page.check("#gateway-stripe")
-    page.fill("#email", "shopper@example.com")
-    page.get_by_role("button", name="Pay now").click()
-    expect(page).to_have_url(re.compile(r"/c/pay/cs_test_"))
+    to_stripe(page, site)
     expect(page.get_by_test_id("amount")).to_have_text("12.50 USD")
-
-
-def _card(page: Page, number: str) -> None:
-    page.fill("#cardNumber", number)
-    page.fill("#cardExpiry", "12 / 34")
-    page.fill("#cardCvc", "123")
-    page.fill("#billingName", "Ada Shopper")
-    page.get_by_role("button", name="Pay 12.50 USD", exact=True).click()
 
 
 def test_a_good_card_comes_back_paid(page: Page, site: str) -> None:
     _to_stripe(page, site)
 
-    _card(page, "4242 4242 4242 4242")
+    pay_card(page, "4242 4242 4242 4242")
 
     expect(page).to_have_url(re.compile(r"/status/pay_[^/]+$"))
     expect(page.locator(".status-line")).to_contain_text("Paid")
@@ -37,9 +27,9 @@ def test_a_good_card_comes_back_paid(page: Page, site: str) -> None:
 def test_a_declined_card_stays_on_the_payable_hosted_page(page: Page, site: str) -> None:
     _to_stripe(page, site)
 
-    _card(page, "4000 0000 0000 0002")
+    pay_card(page, "4000 0000 0000 0002")
 
     expect(page.get_by_role("alert")).to_have_text("Your card was declined.")
     expect(page).to_have_url(re.compile(r"/c/pay/cs_test_"))
-    _card(page, "4242 4242 4242 4242")  # still payable
+    pay_card(page, "4242 4242 4242 4242")  # still payable
     expect(page.locator(".status-line")).to_contain_text("Paid")

@@ -21,6 +21,7 @@ from checkout.gateways.registry import label_for
 from checkout.models import StaffRole
 from checkout.payments.states import PaymentStatus
 from tests.browser.staff_pages import accessible, add_staff, log_in
+from tests.browser.stripe_pages import pay_with_stripe
 from tests.reconciliation import payment
 
 SUPPORT, ADMIN = "support.day@tollgate.test", "admin.day@tollgate.test"
@@ -42,23 +43,6 @@ def _nav(page: Page, name: str) -> None:
 def _log_out(page: Page) -> None:
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(re.compile(r".*/staff/login"))
-
-
-def _shopper_pays_with_stripe(page: Page, site: str) -> str:
-    """The shopper's funnel and the sandbox's hosted page, card 4242; the payment's ref."""
-    page.goto(site + "/checkout/europe-5gb")
-    page.check("#gateway-stripe")
-    page.fill("#email", "traveller@example.com")
-    page.get_by_role("button", name="Pay now").click()
-    expect(page).to_have_url(re.compile(r"/c/pay/cs_test_"))
-    page.fill("#cardNumber", "4242 4242 4242 4242")
-    page.fill("#cardExpiry", "12 / 34")
-    page.fill("#cardCvc", "123")
-    page.fill("#billingName", "Ada Shopper")
-    page.get_by_role("button", name="Pay 12.50 USD", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/status/pay_[^/]+$"))
-    expect(page.locator(".status-line")).to_contain_text("Paid")
-    return page.url.rsplit("/", 1)[1]
 
 
 def _the_day_s_payments(make_payment) -> tuple[list[str], str]:
@@ -104,7 +88,7 @@ def _audit_rows(page: Page) -> list[tuple[str, str, str]]:
 def test_a_support_day_then_an_admin_refund_all_in_the_audit_log(
     page: Page, site: str, make_payment
 ) -> None:
-    paid_ref = _shopper_pays_with_stripe(page, site)
+    paid_ref = pay_with_stripe(page, site, "traveller@example.com")
     matching, flagged_ref = _the_day_s_payments(make_payment)
     add_staff(SUPPORT, StaffRole.SUPPORT)
     add_staff(ADMIN, StaffRole.ADMIN)
