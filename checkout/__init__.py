@@ -12,7 +12,7 @@ from flask import Blueprint, Flask
 
 from . import hostile_input, observability, security
 from .config import CONFIGS, DEV_SECRET_KEY, load_environment
-from .extensions import csrf, db, limiter, login_manager, memory_storage_problem, migrate
+from .extensions import csrf, db, init_limiter, login_manager, memory_storage_problem, migrate
 from .gateways.registry import apply_sandbox, install_settings, plugins
 
 
@@ -34,7 +34,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     login_manager.init_app(app)
     security.init_app(app, hsts=name == "production")
     _configure_sqlite(app)

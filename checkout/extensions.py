@@ -2,6 +2,7 @@
 
 import logging
 
+from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -22,6 +23,25 @@ login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 log = logging.getLogger(__name__)
+
+# Flask-Limiter settings that add limits to routes without a decorator of their own.
+_WHOLE_APP_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
+
+
+def init_limiter(app: Flask) -> None:
+    """Bind the limiter; drop its per-request check when no limit covers undecorated routes.
+
+    Flask-Limiter checks every request in a before_request hook, for default, application and
+    meta limits; a `@limiter.limit` view checks its own limits in its decorator. Tollgate sets
+    only decorated limits, so the hook found nothing to count on every request and cost about
+    a tenth of a millisecond doing it (docs/benchmarks.md, "Web"). Configure any of
+    _WHOLE_APP_LIMITS and the hook stays.
+    """
+    limiter.init_app(app)
+    if any(app.config.get(name) for name in _WHOLE_APP_LIMITS):
+        return
+    hooks = app.before_request_funcs.setdefault(None, [])
+    hooks[:] = [hook for hook in hooks if hook != limiter._check_request_limit]
 
 
 def memory_storage_problem(storage_uri: str, web_concurrency: str | None) -> str | None:
