@@ -13,14 +13,16 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 from wtforms import EmailField, Field, HiddenField, RadioField
 from wtforms.validators import InputRequired, Length, Regexp, StopValidation, ValidationError
 
+from ..db_reads import read_one
 from ..extensions import db
 from ..gateways.base import GatewayConfigError, GatewayError, GatewayUnavailable
 from ..gateways.registry import GatewayOption, gateway_options, plugin_for
@@ -29,6 +31,8 @@ from ..payments import breaker
 from ..payments.service import Source, start_payment
 from ..payments.states import WORDS, PaymentStatus
 from ..security import allow_gateway_page
+from .catalog import Plan
+from .fragments import rendered_once
 from .session_orders import pending_attempt, remember, remember_attempt
 from .urls import return_urls
 from .widgets import FastEmailInput, FastHiddenInput
@@ -85,11 +89,23 @@ class CheckoutForm(PayForm):
 
 # built once, with a bound slug: composing a select per request costs more than running it
 _ON_SALE_BY_SLUG = db.select(Product).filter_by(slug=bindparam("slug"), active=True)
+_PLAN_ON_SALE_BY_SLUG = db.select(*(getattr(Product, field) for field in Plan._fields)).filter_by(
+    slug=bindparam("slug"), active=True
+)
+
+#: gateway selectors (options, checked one) whose HTML a process keeps (blueprints/fragments.py)
+_SELECTORS_KEPT = 32
 
 
 @bp.route("/checkout/<slug>", methods=["GET", "POST"])
 def new_order(slug: str) -> Response | str | tuple[str, int]:
-    product = db.session.scalar(_ON_SALE_BY_SLUG, {"slug": slug})
+    if request.method != "POST":
+        # showing the page decides nothing: the plan's shown columns, without a transaction
+        plan = read_one(_PLAN_ON_SALE_BY_SLUG, {"slug": slug})
+        if plan is None:
+            abort(404)
+        return _show(Plan(*plan), order=None)
+    product = db.session.scalar(_ON_SALE_BY_SLUG, {"slug": slug})  # prices the order
     if product is None:
         abort(404)
     return _checkout(product, order=None)
@@ -104,6 +120,8 @@ def pay_order(order_ref: str) -> Response | str | tuple[str, int]:
     if order.status == OrderStatus.PAID:
         paid = db.session.get(Payment, order.paid_by_payment_id)
         return redirect(url_for("status.show", ref=paid.ref), 303)
+    if request.method != "POST":
+        return _show(order.product, order)
     return _checkout(order.product, order=order)
 
 
@@ -123,16 +141,28 @@ def launch(ref: str) -> Response | str:
     return render_template(template, payment=payment, script=script)
 
 
+def _show(product: Product | Plan, order: Order | None) -> tuple[str, int]:
+    """The page as a GET shows it: a fresh attempt token, the first available gateway checked."""
+    total = order.money if order is not None else product.money
+    options = breaker.offer(gateway_options(current_app.config, total)).options  # one query
+    form = _form(order, options)
+    form.attempt.data = _new_attempt()
+    form.gateway.data = next((o.name for o in options if o.enabled), None)
+    return _render(product, order, form, options)
+
+
+def _form(order: Order | None, options: list[GatewayOption]) -> PayForm:
+    form: PayForm = CheckoutForm() if order is None else PayForm()
+    form.gateway.choices = [(o.name, o.label) for o in options]
+    return form
+
+
 def _checkout(product: Product, order: Order | None) -> Response | str | tuple[str, int]:
+    """A POST: the order (new or existing) handed to the chosen gateway, or the page again."""
     total = order.money if order is not None else product.money
     offer = breaker.offer(gateway_options(current_app.config, total))  # one query
     options = offer.options
-    form: PayForm = CheckoutForm() if order is None else PayForm()
-    form.gateway.choices = [(o.name, o.label) for o in options]
-    if not form.is_submitted():
-        form.attempt.data = _new_attempt()
-        form.gateway.data = next((o.name for o in options if o.enabled), None)
-        return _render(product, order, form, options)
+    form = _form(order, options)
     if not form.validate():
         return _render(product, order, form, options, status=400)
 
@@ -277,7 +307,7 @@ def _words(label: str, exc: GatewayError) -> str:
 
 
 def _render(
-    product: Product,
+    product: Product | Plan,
     order: Order | None,
     form: PayForm,
     options: list[GatewayOption],
@@ -301,9 +331,24 @@ def _render(
         previous_unreached=unreached,
         form=form,
         options=options,
+        gateway_inputs=_gateway_inputs(options, form.gateway.data),
         any_enabled=any(o.enabled for o in options),
         error=error,
     ), status
+
+
+def _gateway_inputs(options: list[GatewayOption], checked: str | None) -> Markup:
+    """The selector's radio inputs, rendered once per process for each set of options: its
+    logos, labels, notes and reasons were most of the page's rendering."""
+    enabled = {o.name for o in options if o.enabled}
+    checked = checked if checked in enabled else None  # a posted oddity checks nothing either
+    return rendered_once(
+        "checkout/_gateways.html",
+        (tuple(options), checked),
+        _SELECTORS_KEPT,
+        options=options,
+        checked=checked,
+    )
 
 
 def _label(gateway: str, options: list[GatewayOption]) -> str:
