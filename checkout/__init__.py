@@ -10,7 +10,7 @@ from typing import Any
 from dotenv import load_dotenv
 from flask import Blueprint, Flask
 
-from . import hostile_input, observability, security
+from . import hostile_input, observability, security, template_urls
 from .config import CONFIGS, DEV_SECRET_KEY, load_environment
 from .extensions import csrf, db, init_limiter, login_manager, memory_storage_problem, migrate
 from .gateways.registry import apply_sandbox, install_settings, plugins
@@ -37,6 +37,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_limiter(app)
     login_manager.init_app(app)
     security.init_app(app, hsts=name == "production")
+    template_urls.install(app)
     _configure_sqlite(app)
 
     from . import fulfilment

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from flask import Blueprint, Flask, current_app, render_template, request
 from markupsafe import Markup
 
+from ..db_reads import read_all
 from ..extensions import db
 from ..models import Product
 from ..money import Money
@@ -50,7 +51,7 @@ _ON_SALE = (
 
 @bp.get("/")
 def index() -> str:
-    plans = tuple(Plan(*row) for row in db.session.execute(_ON_SALE))
+    plans = tuple(Plan(*row) for row in read_all(_ON_SALE))  # a read: no transaction (db_reads)
     return render_template(
         "catalog/index.html", products=plans, plan_cards=_plan_cards(plans) if plans else None
     )

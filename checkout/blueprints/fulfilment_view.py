@@ -18,6 +18,7 @@ from ..extensions import db
 from ..fulfilment import outbox
 from ..fulfilment.jobs import JobKind
 from ..models import JobState, Order, OutboxJob, Payment, utcnow
+from .status_facts import OrderFacts, PaymentFacts
 
 POLL_WINDOW = timedelta(hours=1)  # after this the page stops polling and relies on the e-mail
 MIN_POLL_SECONDS = 3
@@ -54,7 +55,7 @@ def jobs_of(order: Order) -> list[OutboxJob]:
     return list(db.session.scalars(statement))
 
 
-def _issue_job(order: Order) -> OutboxJob | None:
+def _issue_job(order: Order | OrderFacts) -> OutboxJob | None:
     return db.session.scalar(
         select(OutboxJob).where(
             OutboxJob.order_id == order.id, OutboxJob.kind == JobKind.ISSUE_ESIM
@@ -77,8 +78,9 @@ def staff_words(job: OutboxJob, now: datetime | None = None) -> str:
     return job.state
 
 
-def for_shopper(payment: Payment, now: datetime | None = None) -> Fulfilment:
-    """The fulfilment of `payment`'s order; call it only for the payment that paid it."""
+def for_shopper(payment: Payment | PaymentFacts, now: datetime | None = None) -> Fulfilment:
+    """The fulfilment of `payment`'s order; call it only for the payment that paid it. The
+    status views pass the facts they read (status_facts), the staff pages the ORM payment."""
     now = now or utcnow()
     order = payment.order
     if order.fulfilment_code:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from flask import (
@@ -28,19 +29,20 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import bindparam
-from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
+from ..db_reads import read_one
 from ..extensions import claim_once, db, limiter, within_limit
 from ..fulfilment import qr
 from ..gateways.registry import get_gateway, option_for, plugin_for
-from ..models import Order, OrderStatus, Payment, PaymentEvent, utcnow
+from ..models import OrderStatus, Payment, PaymentEvent, utcnow
 from ..money import Money, MoneyError
 from ..observability import in_payment
 from ..payments.service import Source, add_note, claim_check, refresh
 from ..payments.states import WORDS, PaymentStatus, ReviewKind, is_final, review_words
 from . import fulfilment_view
+from .status_facts import PaymentFacts, payment_facts
 
 log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__)
@@ -64,17 +66,19 @@ def show(ref: str) -> str:
     With JavaScript the page polls its JSON twin; without it a <noscript> meta refresh goes
     through `refresh_now`, which makes the same coalesced gateway look-up and comes back here.
     """
-    payment = _payment_or_404(ref, with_order=True)
+    payment = _facts_or_404(ref)
     view = status_view(payment)
     return render_template(
         "status/status.html",
         payment=payment,
-        view=view,
+        # attributes, not keys: Jinja's `view.x` tries getattr first, and on a dict each of the
+        # page's ~80 look-ups failed with an exception before the key was tried
+        view=SimpleNamespace(**view),
         qr_svg=_qr_svg(view["fulfilment_code"]),
         install_hint=qr.INSTALL_HINT,  # the receipt e-mail says the same
         option=option_for(payment.gateway, current_app.config),
         how_to_pay=_how_to_pay(payment.gateway),
-        launch_url=url_for("checkout.launch", ref=ref)
+        launch_url=url_for("checkout.launch", ref=payment.ref)
         if (payment.gateway_data or {}).get("launch_script")
         else None,
         cancelled=request.args.get("cancelled") == "1",
@@ -91,9 +95,11 @@ def show_json(ref: str) -> Response:
     """
     if not within_limit(f"poll/{get_remote_address()}/{ref[:64]}", POLL_LIMIT, POLL_WINDOW_SECONDS):
         raise TooManyRequests(retry_after=POLL_WINDOW_SECONDS)
-    payment = _payment_or_404(ref, with_order=True)
-    _shopper_refresh(payment)
-    return jsonify(status_view(payment))
+    facts = _facts_or_404(ref)
+    if lookup_due(facts):
+        _shopper_refresh(_payment_or_404(ref))
+        facts = _facts_or_404(ref)
+    return jsonify(status_view(facts))
 
 
 @bp.get("/status/<ref>/refresh")
@@ -172,7 +178,7 @@ def _note_once(payment: Payment, message: str) -> None:
     add_note(payment, Source.RETURN, message)
 
 
-def status_view(payment: Payment) -> dict[str, Any]:
+def status_view(payment: PaymentFacts) -> dict[str, Any]:
     """Everything the status page shows, as plain data (the page and its JSON twin agree).
 
     Built field by field on purpose: gateway_secret, gateway_data and last_raw may hold proof of
@@ -184,7 +190,7 @@ def status_view(payment: Payment) -> dict[str, Any]:
     seconds_left = None
     if payment.expires_at and not is_final(status):
         seconds_left = max(0, int((payment.expires_at - utcnow()).total_seconds()))
-    crypto = payment.crypto_money
+    crypto = _crypto_money(payment)
     coins = coins_received(payment)
     paid_by_other = (
         order.status == OrderStatus.PAID
@@ -230,9 +236,9 @@ def status_view(payment: Payment) -> dict[str, Any]:
         "message": payment.status_message,
         "gateway": payment.gateway,
         "gateway_label": option.label if option else payment.gateway,
-        "amount": payment.money.decimal_str,
+        "amount": Money(payment.amount, payment.currency).decimal_str,
         "currency": payment.currency,
-        "product": order.product.name,
+        "product": order.product_name,
         "order_ref": order.ref,
         "order_paid": order.status == OrderStatus.PAID,
         "paid_by_ref": _payment_ref(order.paid_by_payment_id) if paid_by_other else None,
@@ -274,7 +280,13 @@ def _how_to_pay(gateway: str) -> str | None:
     return plugin.presentation.status_partial if plugin else None
 
 
-def coins_received(payment: Payment) -> Money | None:
+def _crypto_money(payment: PaymentFacts) -> Money | None:
+    if payment.crypto_amount is None or not payment.crypto_currency:
+        return None
+    return Money(payment.crypto_amount, payment.crypto_currency)
+
+
+def coins_received(payment: Payment | PaymentFacts) -> Money | None:
     """The coins the gateway last said arrived (any amount above nothing), or None."""
     text = (payment.gateway_data or {}).get("coin_received")
     if not text or not payment.crypto_currency:
@@ -287,7 +299,7 @@ def coins_received(payment: Payment) -> Money | None:
     return received if received.amount > 0 else None
 
 
-def late_money_possible(payment: Payment) -> bool:
+def late_money_possible(payment: Payment | PaymentFacts) -> bool:
     """Expired, but money may still arrive and the sweep still looks: the page keeps polling.
 
     The same rule as the sweep's (`sweep_scope.is_due`): a gateway whose money can always come
@@ -312,7 +324,8 @@ def _missing(due: Money | None, received: Money | None) -> str | None:
 def _payment_ref(payment_id: int | None) -> str | None:
     if payment_id is None:
         return None
-    return db.session.scalar(db.select(Payment.ref).where(Payment.id == payment_id))
+    row = read_one(_REF_BY_ID, {"id": payment_id})
+    return row.ref if row is not None else None
 
 
 def _shopper_refresh(payment: Payment, source: Source = Source.POLL) -> None:
@@ -325,7 +338,7 @@ def _shopper_refresh(payment: Payment, source: Source = Source.POLL) -> None:
         refresh(payment, source)
 
 
-def lookup_due(payment: Payment) -> bool:
+def lookup_due(payment: Payment | PaymentFacts) -> bool:
     """Whether a shopper's poll should ask the gateway now, decided from the row as loaded.
 
     Not for a payment the gateway has not opened yet, nor for a final one no money can still
@@ -344,20 +357,27 @@ def _coalesce_window() -> timedelta:
     return timedelta(seconds=current_app.config["REFRESH_COALESCE_SECONDS"])
 
 
-# Built once: composing the select and its joinedload options was a tenth of the JSON poll's
-# CPU; the SQL sent is the same (docs/benchmarks.md, "Web").
+# Built once: composing a select costs more than running it (docs/benchmarks.md, "Web").
 _BY_REF = db.select(Payment).where(Payment.ref == bindparam("ref"))
-_BY_REF_WITH_ORDER = _BY_REF.options(joinedload(Payment.order).joinedload(Order.product))
+_REF_BY_ID = db.select(Payment.ref).where(Payment.id == bindparam("id"))
 
 
-def _payment_or_404(ref: str, *, with_order: bool = False) -> Payment:
-    """The payment, or 404. `with_order` loads its order and product in the same query, for the
-    views that show them (status_view reads both)."""
-    payment = db.session.scalar(_BY_REF_WITH_ORDER if with_order else _BY_REF, {"ref": ref})
+def _payment_or_404(ref: str) -> Payment:
+    """The payment as the funnel needs it (in the session, to act on), or 404."""
+    payment = db.session.scalar(_BY_REF, {"ref": ref})
     if payment is None:
         abort(404)
     in_payment(payment.ref, payment.gateway)
     return payment
+
+
+def _facts_or_404(ref: str) -> PaymentFacts:
+    """The payment as the shopper's views show it (status_facts: one read, no session), or 404."""
+    facts = payment_facts(ref)
+    if facts is None:
+        abort(404)
+    in_payment(facts.ref, facts.gateway)
+    return facts
 
 
 def register(app: Flask) -> None:

@@ -41,6 +41,18 @@ def test_a_poll_within_the_window_is_one_read(app: Flask, sandbox: Sandbox) -> N
     assert calls.total == 0
 
 
+@pytest.mark.parametrize("path", ["/status/{ref}", "/status/{ref}.json"])
+def test_the_shoppers_views_never_read_the_gateways_secrets(
+    app: Flask, sandbox: Sandbox, path: str
+) -> None:
+    [ref] = open_payments(app, "mpgs", 1)
+    with app.app_context():
+        checked_ago(ref, 1)
+    with statements(app) as seen:
+        assert app.test_client().get(path.format(ref=ref)).status_code == 200
+    assert seen and not any("gateway_secret" in sql or "last_raw" in sql for sql in seen)
+
+
 def test_a_due_poll_claims_and_looks_up_once(app: Flask, sandbox: Sandbox) -> None:
     [ref] = open_payments(app, "coinpayments", 1)
     window = app.config["REFRESH_COALESCE_SECONDS"]
