@@ -1,26 +1,26 @@
 """The catalogue: the plans on sale.
 
 The plan cards depend only on the plans' rows, so each process renders them once per catalogue
-and serves that HTML while the rows it reads stay the same: a row changed, added or switched off
-reads differently and renders afresh. Rendering them (a macro call and a url_for per card) was
-most of the page's CPU (docs/benchmarks.md, "Web").
+(fragments.rendered_once) and serves that HTML while the rows it reads stay the same: a row
+changed, added or switched off reads differently and renders afresh. Rendering them (a macro
+call and a url_for per card) was most of the page's CPU (docs/benchmarks.md, "Web").
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, render_template
 from markupsafe import Markup
 
 from ..db_reads import read_all
 from ..extensions import db
 from ..models import Product
 from ..money import Money
+from .fragments import rendered_once
 
 bp = Blueprint("catalog", __name__)
 
-_CARDS = "tollgate_plan_cards"
 #: catalogues whose cards a process keeps; past this the cache starts again (a reload or edit)
 _CARDS_KEPT = 4
 
@@ -59,17 +59,7 @@ def index() -> str:
 
 def _plan_cards(plans: tuple[Plan, ...]) -> Markup:
     """The cards' HTML for `plans`, rendered on the first request that reads them."""
-    cache: dict[tuple[str, tuple[Plan, ...]], Markup] = current_app.extensions.setdefault(
-        _CARDS, {}
-    )
-    key = (request.script_root, plans)  # the Buy links are paths under the script root
-    cards = cache.get(key)
-    if cards is None:
-        if len(cache) >= _CARDS_KEPT:
-            cache.clear()
-        html = render_template("catalog/_plans.html", products=plans)  # autoescaped already
-        cards = cache[key] = Markup(html)  # noqa: S704
-    return cards
+    return rendered_once("catalog/_plans.html", plans, _CARDS_KEPT, products=plans)
 
 
 def register(app: Flask) -> None:
