@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from wtforms import EmailField, Field, HiddenField, RadioField
 from wtforms.validators import InputRequired, Length, Regexp, StopValidation, ValidationError
 
-from ..db_reads import read_one
+from ..db_reads import read_all
 from ..extensions import db
 from ..gateways.base import GatewayConfigError, GatewayError, GatewayUnavailable
 from ..gateways.registry import GatewayOption, gateway_options, plugin_for
@@ -89,8 +89,11 @@ class CheckoutForm(PayForm):
 
 # built once, with a bound slug: composing a select per request costs more than running it
 _ON_SALE_BY_SLUG = db.select(Product).filter_by(slug=bindparam("slug"), active=True)
-_PLAN_ON_SALE_BY_SLUG = db.select(*(getattr(Product, field) for field in Plan._fields)).filter_by(
-    slug=bindparam("slug"), active=True
+# a GET's one read: the plan's shown columns with the gateways' breaker rows beside them
+_PAGE_BY_SLUG = breaker.beside(
+    db.select(*(getattr(Product, field) for field in Plan._fields)).filter_by(
+        slug=bindparam("slug"), active=True
+    )
 )
 
 #: gateway selectors (options, checked one) whose HTML a process keeps (blueprints/fragments.py)
@@ -100,11 +103,12 @@ _SELECTORS_KEPT = 32
 @bp.route("/checkout/<slug>", methods=["GET", "POST"])
 def new_order(slug: str) -> Response | str | tuple[str, int]:
     if request.method != "POST":
-        # showing the page decides nothing: the plan's shown columns, without a transaction
-        plan = read_one(_PLAN_ON_SALE_BY_SLUG, {"slug": slug})
-        if plan is None:
+        # showing the page decides nothing: one SELECT, without a transaction (db_reads)
+        rows = read_all(_PAGE_BY_SLUG, {"slug": slug})
+        if not rows:
             abort(404)
-        return _show(Plan(*plan), order=None)
+        plan, breakers = breaker.split(rows, len(Plan._fields))
+        return _show(Plan(*plan), None, breakers)
     product = db.session.scalar(_ON_SALE_BY_SLUG, {"slug": slug})  # prices the order
     if product is None:
         abort(404)
@@ -121,7 +125,7 @@ def pay_order(order_ref: str) -> Response | str | tuple[str, int]:
         paid = db.session.get(Payment, order.paid_by_payment_id)
         return redirect(url_for("status.show", ref=paid.ref), 303)
     if request.method != "POST":
-        return _show(order.product, order)
+        return _show(order.product, order, breaker.read())
     return _checkout(order.product, order=order)
 
 
@@ -141,10 +145,12 @@ def launch(ref: str) -> Response | str:
     return render_template(template, payment=payment, script=script)
 
 
-def _show(product: Product | Plan, order: Order | None) -> tuple[str, int]:
+def _show(
+    product: Product | Plan, order: Order | None, breakers: dict[str, breaker.Breaker]
+) -> tuple[str, int]:
     """The page as a GET shows it: a fresh attempt token, the first available gateway checked."""
     total = order.money if order is not None else product.money
-    options = breaker.offer(gateway_options(current_app.config, total)).options  # one query
+    options = breaker.Offer(gateway_options(current_app.config, total), breakers).options
     form = _form(order, options)
     form.attempt.data = _new_attempt()
     form.gateway.data = next((o.name for o in options if o.enabled), None)

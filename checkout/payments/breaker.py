@@ -15,22 +15,23 @@ The state lives in one `gateway_breakers` row per gateway and is only written wi
 UPDATEs, so any number of processes agree: every outcome is counted once, the opening condition
 is evaluated by the database on the counts it holds, and the half-open probe is claimed by
 exactly one attempt (its attempt token), with a lease so a probe whose worker died does not
-wedge the breaker. The selector reads all rows with one query per page (`offer`). Staff can
-force a gateway on (overriding an open breaker) or off (with a reason shown to shoppers).
+wedge the breaker. The selector reads all rows once per page (`offer`, or `beside` the page's own
+row in the same SELECT). Staff can force a gateway on (overriding an open breaker) or off (with
+a reason shown to shoppers).
 Settings: BREAKER_* in config.py; the rules and their reasons: docs/circuit-breaker.md.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy import Row, Select, and_, case, literal, or_, select, true, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..db_reads import read_all
@@ -126,18 +127,41 @@ def shown(row: Breaker | None, now: datetime) -> Shown:
     return Shown.HALF_OPEN if row.open_until is None or row.open_until <= now else Shown.OPEN
 
 
+_TABLE = GatewayBreaker.__table__
+_FIELDS = tuple(column.name for column in _TABLE.c)
 # built once: the statement never changes
-_ALL = select(GatewayBreaker.__table__)
+_ALL = select(_TABLE)
 
 
 def read() -> dict[str, Breaker]:
-    """Every gateway's breaker row, by gateway name: one query on every checkout page, as Core
-    rows (half the cost of loading ORM objects) outside the session's transaction (db_reads).
+    """Every gateway's breaker row, by gateway name: one query, as Core rows (half the cost of
+    loading ORM objects) outside the session's transaction (db_reads).
 
     What is read only shows the selector: every change of state, the half-open probe's claim
     included, is a conditional UPDATE that the database decides on the row as it is then.
     """
-    return {row.gateway: Breaker(**row._mapping) for row in read_all(_ALL)}
+    return _breakers(row for row in read_all(_ALL))
+
+
+def beside(statement: Select[Any]) -> Select[Any]:
+    """`statement` with every breaker row's columns after its own, for a page that shows one
+    row of its own and the selector: both in one round trip (`split` takes them apart).
+
+    A LEFT JOIN on true: each breaker row beside the page's row (a handful, one per gateway),
+    or one row of NULLs while no breaker has a row yet; no row at all when the page's is missing.
+    """
+    return statement.outerjoin(_TABLE, true()).add_columns(*_TABLE.c)
+
+
+def split(rows: Sequence[Row[Any]], width: int) -> tuple[tuple[Any, ...], dict[str, Breaker]]:
+    """The page's own `width` columns and the breakers, from a non-empty result of `beside`."""
+    return tuple(rows[0][:width]), _breakers(row[width:] for row in rows)
+
+
+def _breakers(rows: Iterable[Sequence[Any]]) -> dict[str, Breaker]:
+    """Breaker values by gateway from rows of the table's columns (all NULL: no row)."""
+    found = (dict(zip(_FIELDS, row, strict=True)) for row in rows)
+    return {values["gateway"]: Breaker(**values) for values in found if values["gateway"]}
 
 
 def snapshot() -> dict[str, str]:

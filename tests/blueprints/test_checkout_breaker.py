@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from checkout.extensions import db
 from checkout.gateways.registry import gateway_options
@@ -85,6 +86,26 @@ def test_failing_creates_take_the_gateway_off_the_selector_with_the_words(
     assert TEMPORARILY_UNAVAILABLE in html.by_id(f"gateway-{GATEWAY}-reason").text
     assert not radio(html, "mpgs").has("disabled")
     assert form_of(html).checked("gateway") != GATEWAY
+
+
+def test_the_page_reads_its_plan_and_every_breaker_in_one_statement(
+    app: Flask, client: FlaskClient, plan: str, clock: Clock
+) -> None:
+    breaker.force(GATEWAY, "off", "Paused for maintenance", "a@tollgate.test")
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        html = page(client, plan)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert "products" in statements[0] and "gateway_breakers" in statements[0]
+    assert radio(html).has("disabled")
+    assert "Paused for maintenance" in html.by_id(f"gateway-{GATEWAY}-reason").text
 
 
 def test_a_post_forged_for_it_is_refused_and_creates_nothing(

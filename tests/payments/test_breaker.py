@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, select
 
+from checkout.db_reads import read_all
 from checkout.extensions import db
 from checkout.gateways.base import GatewayConfigError, GatewayRejected, GatewayUnavailable
 from checkout.gateways.errors import GatewayRateLimited
 from checkout.gateways.registry import GatewayOption, gateway_options
-from checkout.models import GatewayBreaker, Payment, utcnow
+from checkout.models import GatewayBreaker, Payment, Product, utcnow
 from checkout.payments import breaker
 from checkout.payments.breaker import TEMPORARILY_UNAVAILABLE, Result, Shown
 from checkout.payments.service import Source, refresh
@@ -304,6 +305,23 @@ def test_one_query_reads_every_breaker_for_a_page(app: Flask, clock) -> None:
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert len(statements) == 1 and "gateway_breakers" in statements[0]
+
+
+def test_beside_a_pages_row_reads_every_breaker_in_the_same_statement(
+    app: Flask, clock, make_product
+) -> None:
+    product = make_product()
+    slug, name = product.slug, product.name
+    page = breaker.beside(select(Product.slug, Product.name).filter_by(slug=bindparam("slug")))
+
+    assert breaker.split(read_all(page, {"slug": slug}), 2) == ((slug, name), {})  # no rows yet
+    opened(clock)
+    breaker.force("mpgs", "off", "down", "a@tollgate.test")
+    own, rows = breaker.split(read_all(page, {"slug": slug}), 2)
+    assert own == (slug, name)
+    assert rows == breaker.read() and set(rows) == {GATEWAY, "mpgs"}
+    assert rows["mpgs"].forced_reason == "down"
+    assert read_all(page, {"slug": "no-such-plan"}) == []
 
 
 # --- through open_checkout, and what the breaker never blocks --------------------------------
