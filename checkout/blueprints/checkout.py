@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -35,7 +36,7 @@ from .catalog import Plan
 from .fragments import rendered_once
 from .session_orders import pending_attempt, remember, remember_attempt
 from .urls import return_urls
-from .widgets import FastEmailInput, FastHiddenInput
+from .widgets import FastCSRF, FastEmailInput, FastHiddenInput
 
 log = logging.getLogger(__name__)
 bp = Blueprint("checkout", __name__)
@@ -62,6 +63,9 @@ class PayForm(FlaskForm):
     Deliberately has no amount, price or currency field (those come from the catalogue or the
     order on the server) and no e-mail: an existing order keeps the address it was placed with.
     """
+
+    class Meta(FastCSRF):
+        """The CSRF token's input written by the faster widget (blueprints/widgets.py)."""
 
     gateway = RadioField(
         "Payment method",
@@ -98,6 +102,10 @@ _PAGE_BY_SLUG = breaker.beside(
 
 #: gateway selectors (options, checked one) whose HTML a process keeps (blueprints/fragments.py)
 _SELECTORS_KEPT = 32
+#: the page below its tokens and problem box
+_SECTIONS = "checkout/_sections.html"
+#: fresh pages (plan, options) whose sections a process keeps
+_PAGES_KEPT = 128
 
 
 @bp.route("/checkout/<slug>", methods=["GET", "POST"])
@@ -154,7 +162,7 @@ def _show(
     form = _form(order, options)
     form.attempt.data = _new_attempt()
     form.gateway.data = next((o.name for o in options if o.enabled), None)
-    return _render(product, order, form, options)
+    return _render(product, order, form, options, fresh=order is None)
 
 
 def _form(order: Order | None, options: list[GatewayOption]) -> PayForm:
@@ -319,14 +327,15 @@ def _render(
     options: list[GatewayOption],
     error: str | None = None,
     status: int = 200,
+    fresh: bool = False,
 ) -> tuple[str, int]:
+    """The checkout page; `fresh`: a new order's page as a GET shows it (see `_sections`)."""
     previous = order.payments[-1] if order is not None and order.payments else None
     # A CREATED payment never reached a hosted page: there was no checkout to describe.
     unreached = previous is not None and previous.status == PaymentStatus.CREATED
     if unreached and error is not None:
         previous = None  # the problem box above already says the gateway did not answer
-    return render_template(
-        "checkout/checkout.html",
+    context = dict(
         product=product,
         order=order,
         total=order.money if order is not None else product.money,
@@ -340,7 +349,21 @@ def _render(
         gateway_inputs=_gateway_inputs(options, form.gateway.data),
         any_enabled=any(o.enabled for o in options),
         error=error,
-    ), status
+    )
+    if fresh:
+        sections = _fresh_sections(product, options, context)
+    else:
+        sections = Markup(render_template(_SECTIONS, **context))  # noqa: S704 (autoescaped)
+    return render_template("checkout/checkout.html", sections=sections, **context), status
+
+
+def _fresh_sections(
+    product: Product | Plan, options: list[GatewayOption], context: dict[str, Any]
+) -> Markup:
+    """Below its tokens, a new order's fresh page shows only the plan and the options (no order,
+    no error, an empty e-mail field, the first available gateway checked): each process renders
+    that HTML once for each plan and set of options, as it renders the selector."""
+    return rendered_once(_SECTIONS, (product, tuple(options)), _PAGES_KEPT, **context)
 
 
 def _gateway_inputs(options: list[GatewayOption], checked: str | None) -> Markup:

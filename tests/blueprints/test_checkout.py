@@ -131,6 +131,31 @@ def test_total_uses_the_currency_exponent(
     assert shown in page.find("p", class_="pay-total").text
 
 
+def test_a_changed_plan_or_gateway_shows_on_the_next_page(
+    app: Flask, client: FlaskClient, make_product
+) -> None:
+    """Each process keeps a fresh page's HTML below its tokens (blueprints/fragments.py): what
+    the page shows is its key, so a change shows at once."""
+    product = make_product(name="Europe 5 GB", price=1250)
+    url = f"/checkout/{product.slug}"
+    first = parse(client.get(url).data)
+    assert first.find(data_testid="total").text == "12.50 USD"
+    assert read_form(first.by_id("paymentForm")).checked("gateway") == "coinpayments"
+
+    product.name, product.price = "Europe 6 GB", 990
+    db.session.commit()
+    app.config["GATEWAY_COINPAYMENTS_ENABLED"] = False
+    app.config["GATEWAY_COINPAYMENTS_DISABLED_REASON"] = "Closed for the day"
+    page = parse(client.get(url).data)
+    assert "Europe 6 GB" in page.find("section", class_="bundle").text
+    assert page.find(data_testid="total").text == "9.90 USD"
+    coinpayments = _option(page, "coinpayments")
+    assert coinpayments.find("input").has("disabled")
+    assert "Closed for the day" in coinpayments.text
+    assert read_form(page.by_id("paymentForm")).checked("gateway") == "mpgs"
+    assert page.by_id("email").get("value") == ""
+
+
 def test_unknown_or_inactive_product_is_404(client: FlaskClient, make_product) -> None:
     hidden = make_product()
     left_open = _filled(client, f"/checkout/{hidden.slug}")  # a tab opened before it was hidden
