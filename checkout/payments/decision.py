@@ -121,7 +121,9 @@ def decide(
     An order that is already paid cannot be claimed again, so completing another of its
     payments is decided as paid twice. The service's claim of the order is the final word
     under concurrency: when the claim loses to a writer this read did not see, the service
-    asks `order_taken()` for the paid-twice decision instead.
+    asks `order_taken()` for the paid-twice decision instead. `order_paid_by` None means "not
+    known to be paid": the single path passes None and leaves it to the claim (one read less
+    per look), the sweep's batch passes what its join read.
     """
     verdict = _judge(payment, observation)
     values = bookkeeping(payment, observation, now)

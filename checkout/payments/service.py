@@ -1,13 +1,20 @@
 """The one funnel: every payment status change in Tollgate goes through `record_observation`.
 
 Sources (the IPN, the shopper's return, a refresh, the sweep, staff) all hand it an Observation.
-It re-reads the payment, decides, and writes with a compare-and-set on `Payment.version` plus a
+It re-reads the payment (or, for a caller that has just read it in the open transaction, decides
+on that copy first), decides, and writes with a compare-and-set on `Payment.version` plus a
 PaymentEvent in the same transaction. A writer that loses the race rolls back, re-reads and
 decides again, so concurrent observations give exactly one transition. The order is claimed with
 a conditional update in that same transaction, and the transition that claims it writes the
 order's issue_esim outbox job there too: one fulfilment per order, whatever the concurrency, and
-nothing lost if the process dies after the commit (docs/fulfilment.md). After the commit the
-outbox is kicked and `payment_completed` is sent, both best-effort.
+nothing lost if the process dies after the commit (docs/fulfilment.md). The claim is also how a
+completion learns that another payment paid the order first (the order's payer is set only by
+that claim), so the order is not read up front. After the commit the outbox is kicked and
+`payment_completed` is sent, both best-effort.
+
+The compare-and-set is a Core UPDATE built once per set of columns (`_compare_and_set`), shared
+by the single path and the sweep's batch: composing the ORM update and synchronising the session
+after it cost more CPU than the statement itself, and the commit expires the row anyway.
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Update, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -64,15 +72,31 @@ class Outcome:
     error: str | None = None
 
 
-def record_observation(payment: Payment, observation: Observation, source: Source) -> Outcome:
-    """Apply what a gateway said to `payment`. The only writer of Payment.status."""
+def record_observation(
+    payment: Payment,
+    observation: Observation,
+    source: Source,
+    *,
+    fresh: bool = False,
+    along: Callable[[], object] | None = None,
+) -> Outcome:
+    """Apply what a gateway said to `payment`. The only writer of Payment.status.
+
+    `fresh`: the caller read `payment` in the transaction still open and holds nothing else in
+    it (the IPN's look-up by ref), so the first attempt decides on that copy instead of rolling
+    back and reading it again. Safe for the same reason the re-read is: a copy that turns out
+    stale loses the compare-and-set, and the next attempt re-reads it and decides again.
+    `along`: a write of the caller's that must commit with the decision and only with it (the
+    notification's outcome); it runs in each attempt's transaction, after the compare-and-set
+    won, so a lost attempt rolls it back with the rest.
+    """
     payment_id = payment.id
-    for _ in range(_MAX_ATTEMPTS):
-        current = _reload(payment_id)
+    for attempt in range(_MAX_ATTEMPTS):
+        current = payment if fresh and attempt == 0 else _reload(payment_id)
         now = utcnow()
-        decision = decide(current, observation, order_paid_by=_order_paid_by(current), now=now)
+        decision = decide(current, observation, order_paid_by=None, now=now)
         ref = current.ref  # read before the commit expires the row
-        written = _apply(current, decision, source, now)
+        written = _apply(current, decision, source, now, along)
         if written is not None:
             return _after_commit(current, ref, written)
     raise ConcurrencyError(f"payment {payment.ref} changed {_MAX_ATTEMPTS} times while deciding")
@@ -113,10 +137,8 @@ def record_observations(
         if decision.kind != DecisionKind.NONE:
             single.append(current.id)
             continue
-        values = {**decision.values, "version": current.version + 1}
-        params = {f"v_{key}": value for key, value in values.items()}
-        params.update(b_id=current.id, b_version=current.version)
-        writes.setdefault(frozenset(values), []).append(params)
+        params = _compare_and_set_params(current, decision)
+        writes.setdefault(_keys(params), []).append(params)
         quiet.append((current.id, decision.old))
     single.extend(payment_id for payment_id in by_id if payment_id not in {r[0].id for r in rows})
     if quiet and _write_quietly(writes, len(quiet)):
@@ -137,15 +159,10 @@ def record_observations(
 
 def _write_quietly(writes: dict[frozenset[str], list[dict[str, Any]]], expected: int) -> bool:
     """The batch's bookkeeping-only updates, all or none. False when any compare-and-set lost."""
-    table = Payment.__table__
     sane = db.engine.dialect.supports_sane_multi_rowcount
     written = 0
     for keys, params in writes.items():
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
-            .values({key: bindparam(f"v_{key}") for key in keys})
-        )
+        statement = _compare_and_set(keys)
         if sane:
             written += db.session.execute(statement, params).rowcount
         else:  # the driver cannot count an executemany: one statement per row
@@ -333,9 +350,28 @@ def _reload(payment_id: int) -> Payment:
     return payment
 
 
-def _order_paid_by(payment: Payment) -> int | None:
-    return db.session.scalar(
-        db.select(Order.paid_by_payment_id).where(Order.id == payment.order_id)
+def _compare_and_set_params(current: Payment, decision: Decision) -> dict[str, Any]:
+    """The parameters of `_compare_and_set` writing `decision` over `current`'s version."""
+    values = {**decision.values, "version": current.version + 1}
+    params = {f"v_{key}": value for key, value in values.items()}
+    params.update(b_id=current.id, b_version=current.version)
+    return params
+
+
+def _keys(params: dict[str, Any]) -> frozenset[str]:
+    """The columns a `_compare_and_set_params` dict sets."""
+    return frozenset(key[2:] for key in params if key.startswith("v_"))
+
+
+@lru_cache(maxsize=64)
+def _compare_and_set(keys: frozenset[str]) -> Update:
+    """UPDATE payments SET <keys> WHERE id = :b_id AND version = :b_version, built once per set
+    of columns (a handful exist: the bookkeeping, plus what each kind of decision sets)."""
+    table = Payment.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+        .values({key: bindparam(f"v_{key}") for key in keys})
     )
 
 
@@ -347,19 +383,29 @@ class _Written:
     fulfils: bool
 
 
-def _apply(current: Payment, decision: Decision, source: Source, now: datetime) -> _Written | None:
-    """Write one decision in one transaction. None when another writer got there first."""
+def _apply(
+    current: Payment,
+    decision: Decision,
+    source: Source,
+    now: datetime,
+    along: Callable[[], object] | None,
+) -> _Written | None:
+    """Write one decision (and the caller's `along`) in one transaction. None when another
+    writer got there first.
+
+    The order is claimed before the payment is written, so a completion whose order another
+    payment has paid is written as paid twice: the claim, not an earlier read, decides that.
+    """
     claimed_order = decision.pays_order and _claim_order(current, now)
     if decision.pays_order and not claimed_order:
         decision = order_taken(decision, current)
-    result = db.session.execute(
-        update(Payment)
-        .where(Payment.id == current.id, Payment.version == current.version)
-        .values(version=current.version + 1, **decision.values)
-    )
+    params = _compare_and_set_params(current, decision)
+    result = db.session.execute(_compare_and_set(_keys(params)), params)
     if result.rowcount != 1:
         db.session.rollback()
         return None
+    if along is not None:
+        along()
     db.session.add_all(payment_event(current.id, source, facts) for facts in decision.events)
     if claimed_order:
         outbox.enqueue([new_job(JobKind.ISSUE_ESIM, current.order)])
