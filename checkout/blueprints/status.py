@@ -35,7 +35,8 @@ from werkzeug.wrappers import Response
 from ..db_reads import read_one
 from ..extensions import claim_once, db, limiter, within_limit
 from ..fulfilment import qr
-from ..gateways.registry import get_gateway, option_for, plugin_for
+from ..gateways.base import Presentation
+from ..gateways.registry import get_gateway, plugin_for
 from ..models import OrderStatus, Payment, PaymentEvent, utcnow
 from ..money import Money, MoneyError
 from ..observability import in_payment
@@ -76,7 +77,7 @@ def show(ref: str) -> str:
         view=SimpleNamespace(**view),
         qr_svg=_qr_svg(view["fulfilment_code"]),
         install_hint=qr.INSTALL_HINT,  # the receipt e-mail says the same
-        option=option_for(payment.gateway, current_app.config),
+        option=_presentation(payment.gateway),
         how_to_pay=_how_to_pay(payment.gateway),
         launch_url=url_for("checkout.launch", ref=payment.ref)
         if (payment.gateway_data or {}).get("launch_script")
@@ -186,7 +187,7 @@ def status_view(payment: PaymentFacts) -> dict[str, Any]:
     """
     status = PaymentStatus(payment.status)
     order = payment.order
-    option = option_for(payment.gateway, current_app.config)
+    shown = _presentation(payment.gateway)
     seconds_left = None
     if payment.expires_at and not is_final(status):
         seconds_left = max(0, int((payment.expires_at - utcnow()).total_seconds()))
@@ -235,7 +236,7 @@ def status_view(payment: PaymentFacts) -> dict[str, Any]:
         "fulfilment_refused": bool(fulfilment and fulfilment.refused),
         "message": payment.status_message,
         "gateway": payment.gateway,
-        "gateway_label": option.label if option else payment.gateway,
+        "gateway_label": shown.label if shown else payment.gateway,
         "amount": Money(payment.amount, payment.currency).decimal_str,
         "currency": payment.currency,
         "product": order.product_name,
@@ -276,8 +277,15 @@ def _qr_svg(code: str | None) -> Markup | None:
 
 def _how_to_pay(gateway: str) -> str | None:
     """The gateway's own "how to pay" block for the status page (the crypto address), if any."""
+    shown = _presentation(gateway)
+    return shown.status_partial if shown else None
+
+
+def _presentation(gateway: str) -> Presentation | None:
+    """How the gateway is shown (label, logo), not whether it is offered today: a payment's page
+    names the gateway it was made with, switched off or not, without checking its settings."""
     plugin = plugin_for(gateway)
-    return plugin.presentation.status_partial if plugin else None
+    return plugin.presentation if plugin else None
 
 
 def _crypto_money(payment: PaymentFacts) -> Money | None:
