@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from checkout.extensions import db
@@ -25,6 +26,7 @@ from checkout.gateways.base import (
 )
 from checkout.models import Notification, Payment, PaymentEvent
 from checkout.money import Money
+from checkout.payments import service
 from checkout.payments.states import PaymentStatus
 from tests.sql_log import statements
 
@@ -49,6 +51,8 @@ class FakeGateway(Gateway):
         observation = None
         if data.get("status") == "paid":
             observation = Observation(S.COMPLETED, "paid", paid=Money(data["amount"], "USD"))
+        elif data.get("status") == "waiting":
+            observation = Observation(S.PENDING, "waiting", raw={"status": "waiting"})
         return InboundNotification(
             event_id=data["id"],
             event_type=data.get("type", "payment"),
@@ -220,3 +224,70 @@ def test_a_notification_row_is_written_twice_and_never_read_back(app, client, ma
     assert [sql.split()[0] for sql in touching] == ["INSERT", "UPDATE"]
     [row] = notifications()
     assert (row.outcome, row.payment_id) == ("processed", payment.id)
+
+
+def test_a_quiet_ipn_is_stored_and_committed_then_acted_on_in_one_transaction(
+    app, client, make_payment
+):
+    """Stored before acted on; then the payment's look-up, its write and the row's outcome
+    commit together: two commits, and the funnel does not read the payment a second time."""
+    payment = make_payment(gateway="fake")
+    version = payment.version
+
+    with statements(app) as seen:
+        assert (
+            post(client, {"id": "n10", "ref": payment.ref, "status": "waiting"}).status_code == 200
+        )
+
+    tables = [sql.split(" WHERE")[0].split(" SET")[0].split(" (")[0] for sql in seen]
+    assert tables == [
+        "INSERT INTO notifications",
+        "COMMIT",
+        tables[2],  # the look-up by ref: SELECT <columns> FROM payments
+        "UPDATE payments",
+        "UPDATE notifications",
+        "COMMIT",
+    ]
+    assert tables[2].startswith("SELECT") and tables[2].endswith("FROM payments")
+    [row] = notifications()
+    assert (row.outcome, row.payment_id) == ("processed", payment.id)
+    db.session.expire_all()
+    stored = db.session.get(Payment, payment.id)
+    assert (stored.status, stored.version, stored.last_raw) == (
+        S.PENDING,
+        version + 1,
+        {"status": "waiting"},
+    )
+
+
+def test_an_ipn_the_funnel_gives_up_on_stays_stored_and_is_acted_on_when_sent_again(
+    client, make_payment, fulfilments, monkeypatch
+):
+    """Every compare-and-set loses to another writer: 503, the row kept as received (its
+    outcome is written only with a decision), and the gateway's retry completes the payment."""
+    payment = make_payment(gateway="fake")
+    body = {"id": "n11", "ref": payment.ref, "status": "paid", "amount": 1250}
+    real_decide = service.decide
+
+    def decide_then_race(current, observation, **facts):
+        with db.engine.begin() as other:  # a second connection: a real concurrent writer
+            other.execute(
+                update(Payment).where(Payment.id == current.id).values(version=Payment.version + 1)
+            )
+        return real_decide(current, observation, **facts)
+
+    monkeypatch.setattr(service, "decide", decide_then_race)
+    assert post(client, body).status_code == 503
+    [row] = notifications()
+    assert (row.outcome, row.payment_id) == ("received", None)
+    db.session.expire_all()
+    assert db.session.get(Payment, payment.id).status == S.PENDING
+    assert db.session.scalars(db.select(PaymentEvent)).all() == []
+
+    monkeypatch.setattr(service, "decide", real_decide)
+    assert post(client, body).status_code == 200
+    db.session.expire_all()
+    [row] = notifications()
+    assert (row.outcome, row.payment_id) == ("processed", payment.id)
+    assert db.session.get(Payment, payment.id).status == S.COMPLETED
+    assert len(fulfilments) == 1

@@ -245,6 +245,47 @@ def test_concurrent_observations_make_one_transition_and_one_fulfilment(
     assert sorted(ref for ref, _ in fulfilments) == sorted(p.ref for p in payments)
 
 
+def test_a_fresh_copy_another_writer_changed_loses_and_is_decided_again(
+    make_payment, fulfilments, monkeypatch
+):
+    """fresh=True decides on the caller's copy first; a stale one loses the compare-and-set,
+    its claim of the order is rolled back, and the row as it is now decides."""
+    payment = make_payment()
+    real_decide = service.decide
+    decided_on: list[str] = []
+
+    def watched(current, observation, **facts):
+        decided_on.append(current.status)
+        return real_decide(current, observation, **facts)
+
+    monkeypatch.setattr(service, "decide", watched)
+    copy = db.session.get(Payment, payment.id)  # read in the open transaction, as the IPN does
+    assert copy.status == S.PENDING
+    with db.engine.begin() as other:  # a second connection completes it after that read
+        other.execute(
+            update(Payment)
+            .where(Payment.id == payment.id)
+            .values(status=S.COMPLETED, version=Payment.version + 1)
+        )
+    calls: list[str] = []
+
+    outcome = record_observation(
+        copy, paid(), Source.IPN, fresh=True, along=lambda: calls.append("along")
+    )
+
+    assert (outcome.old_status, outcome.transitioned, outcome.fulfilled) == (
+        S.COMPLETED,
+        False,
+        False,
+    )
+    assert decided_on == [S.PENDING, S.COMPLETED]  # the stale copy, then the row re-read
+    assert calls == ["along"]  # once, with the attempt that won
+    assert events(payment, "transition") == []
+    db.session.expire_all()
+    assert db.session.get(Order, payment.order_id).status == OrderStatus.OPEN
+    assert len(fulfilments) == 0
+
+
 # -- the batched path (the sweep's): same rules, same rows, same events as one by one -----------
 
 
