@@ -329,7 +329,7 @@ def _render(
     status: int = 200,
     fresh: bool = False,
 ) -> tuple[str, int]:
-    """The checkout page; `fresh`: a new order's page as a GET shows it (see `_sections`)."""
+    """The checkout page; `fresh`: a new order's page as a GET shows it (`_fresh_sections`)."""
     previous = order.payments[-1] if order is not None and order.payments else None
     # A CREATED payment never reached a hosted page: there was no checkout to describe.
     unreached = previous is not None and previous.status == PaymentStatus.CREATED
@@ -350,25 +350,23 @@ def _render(
         any_enabled=any(o.enabled for o in options),
         error=error,
     )
-    if fresh:
+    if fresh and isinstance(product, Plan):  # a plan's columns, by value, can key the cache
         sections = _fresh_sections(product, options, context)
     else:
         sections = Markup(render_template(_SECTIONS, **context))  # noqa: S704 (autoescaped)
     return render_template("checkout/checkout.html", sections=sections, **context), status
 
 
-def _fresh_sections(
-    product: Product | Plan, options: list[GatewayOption], context: dict[str, Any]
-) -> Markup:
+def _fresh_sections(plan: Plan, options: list[GatewayOption], context: dict[str, Any]) -> Markup:
     """Below its tokens, a new order's fresh page shows only the plan and the options (no order,
     no error, an empty e-mail field, the first available gateway checked): each process renders
     that HTML once for each plan and set of options, as it renders the selector."""
-    return rendered_once(_SECTIONS, (product, tuple(options)), _PAGES_KEPT, **context)
+    return rendered_once(_SECTIONS, (plan, tuple(options)), _PAGES_KEPT, **context)
 
 
 def _gateway_inputs(options: list[GatewayOption], checked: str | None) -> Markup:
-    """The selector's radio inputs, rendered once per process for each set of options: its
-    logos, labels, notes and reasons were most of the page's rendering."""
+    """The selector's radio inputs, rendered once per process for each set of options and
+    checked one (logos, labels, notes, reasons: about 0.09 ms a render)."""
     enabled = {o.name for o in options if o.enabled}
     checked = checked if checked in enabled else None  # a posted oddity checks nothing either
     return rendered_once(
