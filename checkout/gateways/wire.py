@@ -14,6 +14,8 @@ from typing import Any
 
 from .errors import InvalidNotification
 
+_PLAIN = frozenset({str, int, float, bool})
+
 
 def json_safe(value: Any) -> Any:
     """A gateway answer as data a JSON column can store, whatever the answer held.
@@ -24,6 +26,8 @@ def json_safe(value: Any) -> Any:
     Every gateway builds the `raw` it hands back with this, so one odd answer cannot fail the
     write of a whole batch of answers.
     """
+    if value is None or type(value) in _PLAIN:  # most of a body; the checks below cost more
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):  # datetime is a date too

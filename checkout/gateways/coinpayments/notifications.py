@@ -37,7 +37,8 @@ def parse(
     HMAC header present -> `merchant` present and ours -> HMAC-SHA512 of the raw body with
     the IPN secret, compared in constant time -> `ipn_mode` is `hmac`. Anything else raises
     InvalidNotification, so nothing changes. `redact` is the client's, so what is stored is
-    what the client would store.
+    what the client would store; its result is both the stored payload and the observation's
+    raw answer (redacted once per IPN).
     """
     signature = (header(headers, "HMAC") or "").strip().lower()
     if not signature:
@@ -68,7 +69,7 @@ def parse(
     txn_id = fields.get("txn_id", "")
     if not txn_id:
         raise InvalidNotification("api IPN without txn_id")
-    observation = observe_ipn(fields, default_coin, redact(fields))
+    observation = observe_ipn(fields, default_coin, payload)  # redacted once, stored twice
     return InboundNotification(
         event_id=ipn_id,
         event_type=f"api:{fields.get('status', '?')}"[:64],
