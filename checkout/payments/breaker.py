@@ -34,7 +34,6 @@ from flask import current_app
 from sqlalchemy import Row, Select, and_, case, literal, or_, select, true, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from ..db_reads import read_all
 from ..extensions import db
 from ..gateways.base import GatewayError, GatewayUnavailable
 from ..gateways.errors import GatewayRateLimited
@@ -135,17 +134,14 @@ _ALL = select(_TABLE)
 
 def read() -> dict[str, Breaker]:
     """Every gateway's breaker row, by gateway name: one query, as Core rows (half the cost of
-    loading ORM objects) outside the session's transaction (db_reads).
-
-    What is read only shows the selector: every change of state, the half-open probe's claim
-    included, is a conditional UPDATE that the database decides on the row as it is then.
-    """
-    return _breakers(row for row in read_all(_ALL))
+    loading ORM objects), in the session's transaction: a checkout POST decides on it."""
+    return _breakers(db.session.execute(_ALL))
 
 
 def beside(statement: Select[Any]) -> Select[Any]:
     """`statement` with every breaker row's columns after its own, for a page that shows one
-    row of its own and the selector: both in one round trip (`split` takes them apart).
+    row of its own and the selector: both in one round trip (`split` takes them apart), which
+    a page that only shows them can read outside any transaction (db_reads).
 
     A LEFT JOIN on true: each breaker row beside the page's row (a handful, one per gateway),
     or one row of NULLs while no breaker has a row yet; no row at all when the page's is missing.
