@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from checkout.extensions import db
 from checkout.gateways.registry import gateway_options
 from checkout.models import GatewayBreaker
 from checkout.payments import breaker
 from checkout.payments.breaker import Result, Shown
+from tests.blueprints.html_helpers import parse
 from tests.payments.test_breaker import Clock, breaker_clock
 
 THREADS = 8
@@ -102,3 +105,30 @@ def test_exactly_one_of_many_attempts_claims_the_probe(app: Flask, clock) -> Non
     with app.app_context():
         breaker.record("stripe", Result.OK, winner)
         assert breaker.snapshot()["stripe"] == Shown.CLOSED
+
+
+def test_the_checkout_page_reads_its_plan_and_every_breaker_in_one_select(
+    client: FlaskClient, make_product, clock: Clock
+) -> None:
+    """The page's one SELECT (breaker.beside: a LEFT JOIN on true) on PostgreSQL: no breaker row
+    yet, then a forced-off row and a closed one, both shown as the selector reads them."""
+    url = f"/checkout/{make_product().slug}"
+    assert not parse(client.get(url).data).by_id("gateway-stripe").has("disabled")
+    breaker.force("stripe", "off", "Paused for the bank holiday", "a@tollgate.test")
+    breaker.record("mpgs", Result.OK)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    page = parse(response.data)
+    assert response.status_code == 200 and len(statements) == 1
+    assert page.by_id("gateway-stripe").has("disabled")
+    assert "Paused for the bank holiday" in page.by_id("gateway-stripe-reason").text
+    assert not page.by_id("gateway-mpgs").has("disabled")
+    assert client.get("/checkout/no-such-plan").status_code == 404
