@@ -1,10 +1,10 @@
 """Reads that need no transaction: one SELECT on an autocommit connection, outside the session.
 
-The shopper's busiest pages (the catalogue, the status page and its JSON poll) each show what
-one SELECT returns. Through the ORM session that SELECT pays for a transaction it does not need:
-psycopg sends BEGIN before it and the session's teardown sends ROLLBACK after it, two more
-round trips and the database's CPU for each, and the ORM builds and tracks entities only to
-read their attributes once. One statement in autocommit mode sees one consistent snapshot of
+The shopper's busiest pages (the catalogue, the checkout page, the status page and its JSON poll)
+show what one SELECT returns. Through the ORM session that SELECT pays for a transaction it does
+not need: psycopg sends BEGIN before it and the session's teardown sends ROLLBACK after it, two
+more round trips and the database's CPU for each, and the ORM builds and tracks entities only
+to read their attributes once. One statement in autocommit mode sees one consistent snapshot of
 committed rows (PostgreSQL's READ COMMITTED takes a snapshot per statement; SQLite reads one
 WAL snapshot per statement), which is all such a page needs. docs/benchmarks.md ("Web") has
 the figures.
