@@ -12,29 +12,19 @@ from checkout.extensions import db
 from checkout.models import Product
 
 
-def test_a_read_sees_what_is_committed_and_not_the_sessions_pending_rows(
+def test_a_read_sees_what_is_committed_and_not_the_sessions_pending_changes(
     app: Flask, make_product
 ) -> None:
-    make_product(slug="committed")
-    by_slug = select(Product.name).where(Product.slug == "pending")
+    plan = make_product(slug="plan", name="Old name")
+    make_product(slug="other")
+    name_of_plan = select(Product.name).where(Product.slug == "plan")
     with app.app_context():
-        db.session.add(
-            Product(
-                slug="pending",
-                name="Pending plan",
-                region="Europe",
-                data_mb=1024,
-                validity_days=7,
-                price=500,
-                currency="USD",
-                active=True,
-            )
-        )
-        db.session.flush()
-        assert read_one(by_slug) is None  # flushed in the session's transaction, not committed
+        db.session.get(Product, plan.id).name = "New name"
+        db.session.flush()  # written in the session's transaction, not committed
+        assert read_one(name_of_plan).name == "Old name"
         db.session.commit()
-        assert read_one(by_slug).name == "Pending plan"
-        assert {row.slug for row in read_all(select(Product.slug))} == {"committed", "pending"}
+        assert read_one(name_of_plan).name == "New name"
+        assert {row.slug for row in read_all(select(Product.slug))} == {"plan", "other"}
 
 
 def test_reads_run_in_autocommit_and_leave_the_session_alone(app: Flask, make_product) -> None:
