@@ -119,6 +119,13 @@ def _finish_config(app: Flask, name: str) -> None:
         raise RuntimeError(
             "refusing to start: PUBLIC_BASE_URL must be an https:// URL in production"
         )
+    lease, budget = app.config["BREAKER_PROBE_LEASE_SECONDS"], app.config["GATEWAY_TOTAL_SECONDS"]
+    if float(lease) <= float(budget):
+        # a probe still waiting on its create would lose its lease and let a second one through
+        raise RuntimeError(
+            f"refusing to start: BREAKER_PROBE_LEASE_SECONDS ({lease}) must exceed "
+            f"GATEWAY_TOTAL_SECONDS ({budget}), the longest a checkout create can take"
+        )
     if name == "production":
         problem = memory_storage_problem(
             app.config["RATELIMIT_STORAGE_URI"], os.environ.get("WEB_CONCURRENCY")

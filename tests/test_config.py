@@ -92,3 +92,11 @@ def test_env_example_lists_every_setting_of_every_gateway() -> None:
 def test_an_unknown_gateway_name_stops_the_app_at_start() -> None:
     with pytest.raises(ValueError, match="paypal"):
         create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "GATEWAYS": "stripe,paypal"})
+
+
+def test_a_probe_lease_shorter_than_a_create_stops_the_app_at_start() -> None:
+    """A probe still waiting on the gateway must keep its lease, or a second probe goes through."""
+    settings = {"SQLALCHEMY_DATABASE_URI": "sqlite://", "GATEWAY_TOTAL_SECONDS": 20.0}
+    with pytest.raises(RuntimeError, match=r"BREAKER_PROBE_LEASE_SECONDS \(20\) must exceed"):
+        create_app("testing", {**settings, "BREAKER_PROBE_LEASE_SECONDS": 20})
+    assert create_app("testing", {**settings, "BREAKER_PROBE_LEASE_SECONDS": 21})
