@@ -15,6 +15,7 @@ tells prometheus_client when a worker exits (checkout/metrics/directory.py).
 
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing
 import os
@@ -67,10 +68,20 @@ access_log_format = (
 
 
 def on_starting(server: Any) -> None:
-    """Before any worker exists: a fresh server's counts start from zero (multiprocess mode)."""
+    """Before any worker exists: a fresh server's counts start from zero (multiprocess mode).
+    Without that mode several workers each count alone, and a scrape shows whichever answered:
+    said once, at start, where the operator reads the server's log."""
     shared = metrics_directory.configured()
     if shared:
         metrics_directory.clear_stale(shared)
+        return
+    serving = getattr(getattr(server, "cfg", None), "workers", workers)  # `-w` may override
+    if serving > 1:
+        logging.getLogger("gunicorn.error").warning(
+            "PROMETHEUS_MULTIPROC_DIR is not set with %d workers: each /metrics scrape shows only "
+            "the worker that answered it (docs/operations.md)",
+            serving,
+        )
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -160,3 +160,27 @@ def test_without_a_metrics_directory_the_hooks_touch_nothing(
     conf["on_starting"](SimpleNamespace())
     conf["child_exit"](SimpleNamespace(), SimpleNamespace(pid=_exited_pid()))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("concurrency", "warned"), [("2", True), ("1", False)])
+def test_several_workers_without_a_metrics_directory_are_warned_about(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    concurrency: str,
+    warned: bool,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    conf = _load(monkeypatch, WEB_CONCURRENCY=concurrency)
+    with caplog.at_level("WARNING", logger="gunicorn.error"):
+        conf["on_starting"](SimpleNamespace())
+    assert ("PROMETHEUS_MULTIPROC_DIR is not set" in caplog.text) is warned
+
+
+def test_a_metrics_directory_silences_the_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    conf = _load(monkeypatch, WEB_CONCURRENCY="4", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "m"))
+    with caplog.at_level("WARNING", logger="gunicorn.error"):
+        conf["on_starting"](SimpleNamespace())
+    assert "PROMETHEUS_MULTIPROC_DIR" not in caplog.text
