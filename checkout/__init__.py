@@ -35,7 +35,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
     csrf.init_app(app)
     init_limiter(app)
-    login_manager.init_app(app)
+    # staff pages add current_user themselves (staff_nav): the shopper's pages never read it,
+    # and loading the anonymous user for every render cost 60 us a page (docs/benchmarks.md)
+    login_manager.init_app(app, add_context_processor=False)
     security.init_app(app, hsts=name == "production")
     template_urls.install(app)
     _configure_sqlite(app)

@@ -63,8 +63,14 @@ def gateway_label(name: str) -> str:
 
 @bp.context_processor
 def _layout_context() -> dict[str, Any]:
+    """What the console's templates read: the signed-in user (only staff pages have one, so
+    Flask-Login's app-wide processor is off: create_app), the navigation, status words."""
     signed_in = current_user.is_authenticated
-    return {"staff_nav": nav_items() if signed_in else [], "status_words": status_words}
+    return {
+        "current_user": current_user,
+        "staff_nav": nav_items() if signed_in else [],
+        "status_words": status_words,
+    }
 
 
 @bp.app_template_filter("minor")

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_login import AnonymousUserMixin
 
 from checkout.catalog_loader import load_catalog
-from checkout.extensions import db
+from checkout.extensions import db, login_manager
 from checkout.models import Product
 from tests.blueprints.html_helpers import parse
 
@@ -79,3 +80,22 @@ def test_a_changed_catalogue_shows_on_the_next_request(
     assert prices() == {"first": "11.00 USD"}
     make_product(slug="third", price=3000)
     assert prices() == {"first": "11.00 USD", "third": "30.00 USD"}
+
+
+def test_rendering_a_shoppers_page_loads_no_user(
+    app: Flask, client: FlaskClient, make_product, monkeypatch
+) -> None:
+    """Only the staff console's templates read `current_user`; a shopper's page must not pay
+    for loading an anonymous one on every render (docs/benchmarks.md, "Web")."""
+    loaded: list[object] = []
+
+    class Counted(AnonymousUserMixin):
+        def __init__(self) -> None:
+            loaded.append(self)
+
+    monkeypatch.setattr(login_manager, "anonymous_user", Counted)
+    make_product(slug="plan")
+    assert client.get("/").status_code == 200
+    assert loaded == []
+    assert client.get("/staff/login").status_code == 200  # the console still has its user
+    assert len(loaded) >= 1
