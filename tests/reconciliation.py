@@ -75,13 +75,13 @@ def due_now() -> None:
     db.session.commit()
 
 
-def checked_ago(ref: str, seconds: float) -> None:
-    """Say the payment was last looked up `seconds` ago (inside or past the coalesce window)."""
-    db.session.execute(
-        update(Payment)
-        .where(Payment.ref == ref)
-        .values(last_checked_at=utcnow() - timedelta(seconds=seconds))
-    )
+def checked_ago(ref: str, seconds: float, status: str | None = None) -> None:
+    """Say the payment was last looked up `seconds` ago (inside or past the coalesce window),
+    and, with `status`, that this look-up left it there (a final status, as a test needs)."""
+    values: dict[str, Any] = {"last_checked_at": utcnow() - timedelta(seconds=seconds)}
+    if status is not None:
+        values["status"] = status
+    db.session.execute(update(Payment).where(Payment.ref == ref).values(**values))
     db.session.commit()
 
 

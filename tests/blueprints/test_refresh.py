@@ -4,15 +4,13 @@ shoppers; staff reach the gateway."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
 
 from checkout.blueprints.status import RETURN_NOTES_KEPT
 from checkout.extensions import db
-from checkout.models import Payment, StaffUser, utcnow
+from checkout.models import StaffUser
 from tests.blueprints.html_helpers import parse, read_form
 from tests.conftest import Sandbox
 from tests.reconciliation import (
@@ -92,12 +90,7 @@ def test_shopper_refresh_is_rate_limited(app: Flask, sandbox: Sandbox) -> None:
 def test_final_payments_are_not_looked_up_by_shoppers(app: Flask, sandbox: Sandbox) -> None:
     [ref] = open_payments(app, "stripe", 1)
     with app.app_context():
-        db.session.execute(
-            update(Payment)
-            .where(Payment.ref == ref)
-            .values(status="EXPIRED", last_checked_at=utcnow() - timedelta(hours=1))
-        )
-        db.session.commit()
+        checked_ago(ref, 3600, status="EXPIRED")
     calls = GatewayCalls().watch(app, "stripe")
     app.test_client().get(f"/status/{ref}/refresh")
     assert calls.total == 0

@@ -4,16 +4,13 @@ rate limit never refuses the polling that static/js/status.js does."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
 
 from checkout.blueprints.status import POLL_LIMIT, POLL_WINDOW_SECONDS
-from checkout.extensions import db, limiter
-from checkout.models import Payment, utcnow
+from checkout.extensions import limiter
 from checkout.payments.states import PaymentStatus
 from tests.conftest import Sandbox
 from tests.reconciliation import GatewayCalls, checked_ago, open_payments, quiet
@@ -72,12 +69,7 @@ def test_a_due_poll_claims_and_looks_up_once(app: Flask, sandbox: Sandbox) -> No
 def test_final_payments_are_read_without_a_claim(app: Flask, sandbox: Sandbox) -> None:
     [ref] = open_payments(app, "stripe", 1)
     with app.app_context():
-        db.session.execute(
-            update(Payment)
-            .where(Payment.ref == ref)
-            .values(status="CANCELLED", last_checked_at=utcnow() - timedelta(hours=1))
-        )
-        db.session.commit()
+        checked_ago(ref, 3600, status="CANCELLED")
     with statements(app) as seen:
         assert app.test_client().get(f"/status/{ref}.json").json["final"] is True
     assert verbs(seen) == ["SELECT"]
