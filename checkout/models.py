@@ -178,9 +178,7 @@ class Payment(db.Model):
 
     @property
     def crypto_money(self) -> Money | None:
-        if self.crypto_amount is None or not self.crypto_currency:
-            return None
-        return Money(self.crypto_amount, self.crypto_currency)
+        return Money.known(self.crypto_amount, self.crypto_currency)
 
 
 class PaymentEvent(db.Model):

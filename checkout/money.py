@@ -135,6 +135,13 @@ class Money:
         object.__setattr__(self, "currency", self.currency.upper())
 
     @classmethod
+    def known(cls, amount: int | None, currency: str | None) -> Money | None:
+        """Money when both the amount and the currency are known (a quote not yet made: None)."""
+        if amount is None or not currency:
+            return None
+        return cls(amount, currency)
+
+    @classmethod
     def parse(cls, value: str | int | Decimal, currency: str) -> Money:
         return cls(to_minor(value, currency), currency)
 

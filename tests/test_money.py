@@ -128,3 +128,11 @@ def test_to_minor_refuses_huge_numbers_before_converting_them(value: object) -> 
 )
 def test_to_minor_bound_leaves_every_real_amount_alone(value: str, minor: int) -> None:
     assert to_minor(value, "USD") == minor
+
+
+def test_known_is_money_only_when_amount_and_currency_are_both_there() -> None:
+    assert Money.known(150_000, "BTC") == Money(150_000, "BTC")
+    assert Money.known(0, "BTC") == Money(0, "BTC")  # nothing owed is still known
+    assert Money.known(None, "BTC") is None
+    assert Money.known(150_000, None) is None
+    assert Money.known(150_000, "") is None

@@ -191,7 +191,7 @@ def status_view(payment: PaymentFacts) -> dict[str, Any]:
     seconds_left = None
     if payment.expires_at and not is_final(status):
         seconds_left = max(0, int((payment.expires_at - utcnow()).total_seconds()))
-    crypto = _crypto_money(payment)
+    crypto = Money.known(payment.crypto_amount, payment.crypto_currency)
     coins = coins_received(payment)
     paid_by_other = (
         order.status == OrderStatus.PAID
@@ -286,12 +286,6 @@ def _presentation(gateway: str) -> Presentation | None:
     names the gateway it was made with, switched off or not, without checking its settings."""
     plugin = plugin_for(gateway)
     return plugin.presentation if plugin else None
-
-
-def _crypto_money(payment: PaymentFacts) -> Money | None:
-    if payment.crypto_amount is None or not payment.crypto_currency:
-        return None
-    return Money(payment.crypto_amount, payment.crypto_currency)
 
 
 def coins_received(payment: Payment | PaymentFacts) -> Money | None:
