@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -33,6 +34,11 @@ def utcnow() -> datetime:
 def new_ref(prefix: str) -> str:
     """An unguessable public reference: holding it is what lets a shopper see a payment."""
     return f"{prefix}_{secrets.token_urlsafe(18)}"
+
+
+#: Money in minor units, 64-bit: 2**31 coin units (1e-8) are only 21.47 coins. SQLite's INTEGER
+#: holds 64 bits already, so it stays INTEGER there and no SQLite table needs rebuilding.
+MinorUnits = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator):
@@ -63,7 +69,7 @@ class Product(db.Model):
     region: Mapped[str] = mapped_column(String(80))  # country or region the plan covers
     data_mb: Mapped[int] = mapped_column(Integer)  # data volume in megabytes
     validity_days: Mapped[int] = mapped_column(Integer)
-    price: Mapped[int] = mapped_column(Integer)  # minor units of `currency`
+    price: Mapped[int] = mapped_column(MinorUnits)  # minor units of `currency`
     currency: Mapped[str] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # shown and sellable
 
@@ -87,7 +93,7 @@ class Order(db.Model):
     checkout_token: Mapped[str | None] = mapped_column(
         String(64), unique=True
     )  # double-submit guard
-    amount: Mapped[int] = mapped_column(Integer)  # minor units, copied from the catalogue
+    amount: Mapped[int] = mapped_column(MinorUnits)  # minor units, copied from the catalogue
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(8), default=OrderStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -125,7 +131,7 @@ class Payment(db.Model):
     ref: Mapped[str] = mapped_column(String(40), unique=True, default=lambda: new_ref("pay"))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     gateway: Mapped[str] = mapped_column(String(20), index=True)  # registry name
-    amount: Mapped[int] = mapped_column(Integer)  # minor units owed
+    amount: Mapped[int] = mapped_column(MinorUnits)  # minor units owed
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[PaymentStatus] = mapped_column(
         String(12), default=PaymentStatus.CREATED, index=True
@@ -143,7 +149,7 @@ class Payment(db.Model):
         JSON, default=dict
     )  # public facts: session version ...
     pay_address: Mapped[str | None] = mapped_column(String(128))  # crypto address
-    crypto_amount: Mapped[int | None] = mapped_column(Integer)  # coin minor units (1e-8) owed
+    crypto_amount: Mapped[int | None] = mapped_column(MinorUnits)  # coin minor units (1e-8) owed
     crypto_currency: Mapped[str | None] = mapped_column(String(10))
     confirms_received: Mapped[int | None] = mapped_column(Integer)
     confirms_needed: Mapped[int | None] = mapped_column(Integer)
@@ -154,7 +160,7 @@ class Payment(db.Model):
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)  # staff must look
     review_reason: Mapped[str | None] = mapped_column(Text)
     late: Mapped[bool] = mapped_column(Boolean, default=False)  # completed after a final status
-    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)  # minor units refunded so far
+    refunded_amount: Mapped[int] = mapped_column(MinorUnits, default=0)  # minor units refunded so far
     last_raw: Mapped[dict | None] = mapped_column(JSON)  # last gateway answer, secrets stripped
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
