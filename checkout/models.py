@@ -160,7 +160,7 @@ class Payment(db.Model):
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)  # staff must look
     review_reason: Mapped[str | None] = mapped_column(Text)
     late: Mapped[bool] = mapped_column(Boolean, default=False)  # completed after a final status
-    refunded_amount: Mapped[int] = mapped_column(MinorUnits, default=0)  # minor units refunded so far
+    refunded_amount: Mapped[int] = mapped_column(MinorUnits, default=0)  # minor units refunded
     last_raw: Mapped[dict | None] = mapped_column(JSON)  # last gateway answer, secrets stripped
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
