@@ -8,16 +8,13 @@ call and a url_for per card) was most of the page's CPU (docs/benchmarks.md, "We
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from flask import Blueprint, Flask, render_template
 from markupsafe import Markup
 
 from ..db_reads import read_all
-from ..extensions import db
 from ..models import Product
-from ..money import Money
 from .fragments import rendered_once
+from .plans import Plan, select_plans
 
 bp = Blueprint("catalog", __name__)
 
@@ -25,28 +22,8 @@ bp = Blueprint("catalog", __name__)
 _CARDS_KEPT = 4
 
 
-class Plan(NamedTuple):
-    """What a card shows of a product: its columns only, hashable, so they can key the cache."""
-
-    slug: str
-    name: str
-    region: str
-    data_mb: int
-    validity_days: int
-    price: int
-    currency: str
-
-    @property
-    def money(self) -> Money:
-        return Money(self.price, self.currency)
-
-
 # built once: the statement never changes
-_ON_SALE = (
-    db.select(*(getattr(Product, field) for field in Plan._fields))
-    .filter_by(active=True)
-    .order_by(Product.region, Product.price)
-)
+_ON_SALE = select_plans().filter_by(active=True).order_by(Product.region, Product.price)
 
 
 @bp.get("/")

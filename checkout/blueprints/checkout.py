@@ -32,8 +32,8 @@ from ..payments import breaker
 from ..payments.service import Source, start_payment
 from ..payments.states import WORDS, PaymentStatus
 from ..security import allow_gateway_page
-from .catalog import Plan
 from .fragments import rendered_once
+from .plans import Plan, select_plans
 from .session_orders import pending_attempt, remember, remember_attempt
 from .urls import return_urls
 from .widgets import FastCSRF, FastEmailInput, FastHiddenInput
@@ -94,11 +94,7 @@ class CheckoutForm(PayForm):
 # built once, with a bound slug: composing a select per request costs more than running it
 _ON_SALE_BY_SLUG = db.select(Product).filter_by(slug=bindparam("slug"), active=True)
 # a GET's one read: the plan's shown columns with the gateways' breaker rows beside them
-_PAGE_BY_SLUG = breaker.beside(
-    db.select(*(getattr(Product, field) for field in Plan._fields)).filter_by(
-        slug=bindparam("slug"), active=True
-    )
-)
+_PAGE_BY_SLUG = breaker.beside(select_plans().filter_by(slug=bindparam("slug"), active=True))
 
 #: gateway selectors (options, checked one) whose HTML a process keeps (blueprints/fragments.py)
 _SELECTORS_KEPT = 32
