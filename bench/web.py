@@ -16,6 +16,10 @@ bench/bare_app.py under the same `gunicorn -c gunicorn.conf.py` (WEB_CONCURRENCY
     status JSON poll  GET /status/<ref>.json      bare: JSON of the same size
     CoinPayments IPN  POST /ipn/coinpayments      bare: a POST that stores one row
 
+and, for reference (no target), the status page and its poll against a twin that first runs
+the product's own status SELECT for the same payment (autocommit, as the product does): how far
+the pages are from a bare app that must read the same row.
+
 The status paths go through the PAYMENTS payments in turn (many shoppers, one tab each; the
 JSON poll's rate limit is per address and payment). The JSON run starts with every payment just
 looked up and REFRESH_COALESCE_SECONDS at 60 (web_servers.COALESCE_SECONDS), so none of its polls
@@ -50,6 +54,7 @@ import psycopg  # noqa: E402
 import requests  # noqa: E402
 from dashboard import postgres  # noqa: E402
 from flask import Flask  # noqa: E402
+from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg  # noqa: E402
 from web_servers import (  # noqa: E402
     gunicorn,
     production_env,
@@ -59,6 +64,7 @@ from web_servers import (  # noqa: E402
 )
 
 from checkout import create_app  # noqa: E402
+from checkout.blueprints.status_facts import BY_REF  # noqa: E402
 from checkout.blueprints.urls import return_urls  # noqa: E402
 from checkout.catalog_loader import load_catalog  # noqa: E402
 from checkout.extensions import db  # noqa: E402
@@ -66,7 +72,7 @@ from checkout.gateways.coinpayments.notifications import sign  # noqa: E402
 from checkout.models import Order, Payment, Product  # noqa: E402
 from checkout.payments.service import start_payment  # noqa: E402
 
-TARGETS = {"page": 0.5, "ipn": 0.3}
+TARGETS = {"page": 0.5, "ipn": 0.3}  # "reference" rows have none
 WARM_UP_SECONDS = 1  # templates compiled, pools and plans warm before the measured run
 IPN_RATE_CEILING = 3000  # signed IPNs written per second of a run: more than it can take
 
@@ -79,6 +85,7 @@ class Path_:
     bare: str
     script: str | None = None  # the product's wrk script
     bare_script: str | None = None
+    bare_paths: Path | None = None  # the bare's wrk_paths.lua file, when not the product's
 
 
 @dataclass(frozen=True)
@@ -308,6 +315,7 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
     status_paths.write_text("".join(f"/status/{p.ref}\n" for p in payments))
     json_paths = work / "status-json.txt"
     json_paths.write_text("".join(f"/status/{p.ref}.json\n" for p in payments))
+    row_sql = str(BY_REF.compile(dialect=pg_psycopg.dialect()))  # as the product sends it
     env = production_env(url, redis_url, sandbox_url)
     wrk_env = {"TOLLGATE_IPN_FILE": str(ipn_file)}
     print(
@@ -319,7 +327,7 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
         gunicorn("wsgi:app", env, args.workers, args.threads, str(work)) as (product, product_pid),
         gunicorn(
             "bench.bare_app:app",
-            {**env, "BARE_DATABASE_URL": url},
+            {**env, "BARE_DATABASE_URL": url, "BARE_ROW_SQL": row_sql},
             args.workers,
             args.threads,
             str(work),
@@ -331,6 +339,10 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
             for p in ("/", f"/checkout/{slug}", f"/status/{first}", f"/status/{first}.json")
         }
         print("  bytes per answer: " + ", ".join(f"{p} {n:,}" for p, n in size.items()))
+        page_bytes, json_bytes = size[f"/status/{first}"], size[f"/status/{first}.json"]
+        bare_status, bare_json = work / "bare-status.txt", work / "bare-json.txt"
+        bare_status.write_text("".join(f"/row/{p.ref}/page/{page_bytes}\n" for p in payments))
+        bare_json.write_text("".join(f"/row/{p.ref}/json/{json_bytes}\n" for p in payments))
         paths = [
             Path_("catalogue", "page", "/", f"/page/{size['/']}"),
             Path_(
@@ -345,6 +357,24 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
                 "wrk_paths.lua",
             ),
             Path_(
+                "status page, twin reads the row",
+                "reference",
+                "/",
+                "/",
+                "wrk_paths.lua",
+                "wrk_paths.lua",
+                bare_status,
+            ),
+            Path_(
+                "JSON poll, twin reads the row",
+                "reference",
+                "/",
+                "/",
+                "wrk_paths.lua",
+                "wrk_paths.lua",
+                bare_json,
+            ),
+            Path_(
                 "CoinPayments IPN",
                 "ipn",
                 "/ipn/coinpayments",
@@ -354,7 +384,7 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
             ),
         ]
         print(
-            f"  {'path':<18} {'product rps':>11} {'p50':>7} {'p99':>7} {'cpu/req':>8}   "
+            f"  {'path':<31} {'product rps':>11} {'p50':>7} {'p99':>7} {'cpu/req':>8}   "
             f"{'bare rps':>8} {'p50':>7} {'p99':>7} {'cpu/req':>8}   ratio  by CPU  target"
         )
         sent: frozenset[str] = frozenset()
@@ -364,6 +394,7 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
             polls = "JSON" in path.label
             paths_file = json_paths if polls else status_paths
             env_for = {**wrk_env, "TOLLGATE_PATHS_FILE": str(paths_file)}
+            bare_env = {**env_for, "TOLLGATE_PATHS_FILE": str(path.bare_paths or paths_file)}
             mine, bares = [], []
             for _ in range(args.rounds):  # product and bare in turn, under the same load
                 if polls:
@@ -371,20 +402,25 @@ def run(args: argparse.Namespace, url: str, redis_url: str, sandbox_url: str, wo
                 mine.append(
                     measured(product, product_pid, path.product, args, path.script, env_for)
                 )
-                bares.append(measured(bare, bare_pid, path.bare, args, path.bare_script, env_for))
+                bares.append(measured(bare, bare_pid, path.bare, args, path.bare_script, bare_env))
                 offset = next_ipn_line(mine[-1].ipn_sent, env_for)
                 env_for = {**env_for, "TOLLGATE_IPN_OFFSET": str(offset)}
             ours, theirs = combined(mine), combined(bares)
             sent |= ours.ipn_sent
             ratio = ours.rps / theirs.rps
-            target = TARGETS[path.kind]
-            verdict = "PASS" if ratio >= target and not ours.errors else "FAIL"
+            target = TARGETS.get(path.kind)
+            if target is None:
+                verdict = "reference" + (" FAIL" if ours.errors or theirs.errors else "")
+            else:
+                verdict = f">= {target} " + (
+                    "PASS" if ratio >= target and not ours.errors else "FAIL"
+                )
             print(
-                f"  {path.label:<18} {ours.rps:11.0f} {ours.p50_ms:6.1f}m {ours.p99_ms:6.1f}m "
+                f"  {path.label:<31} {ours.rps:11.0f} {ours.p50_ms:6.1f}m {ours.p99_ms:6.1f}m "
                 f"{ours.cpu_ms:6.2f}ms   {theirs.rps:8.0f} {theirs.p50_ms:6.1f}m "
                 f"{theirs.p99_ms:6.1f}m {theirs.cpu_ms:6.2f}ms   {ratio:5.2f}  "
                 f"{theirs.cpu_ms / ours.cpu_ms:6.2f}  "
-                f">= {target} {verdict}" + (f" ({ours.errors} errors)" if ours.errors else "")
+                f"{verdict}" + (f" ({ours.errors} errors)" if ours.errors else "")
             )
     if sent:
         stored, missing, extra = stored_once(url, sent)

@@ -66,8 +66,9 @@ class PaymentFacts:
 _PAYMENT_FIELDS = [f.name for f in fields(PaymentFacts) if f.name != "order"]
 _ORDER_FIELDS = [f.name for f in fields(OrderFacts) if f.name != "product_name"]
 
-# Built once: composing a select costs more than running it (docs/benchmarks.md, "Web").
-_BY_REF = (
+#: The status views' one SELECT, built once: composing a select costs more than running it
+#: (docs/benchmarks.md, "Web"). bench/web.py runs it in the bare twin that reads a row too.
+BY_REF = (
     select(
         *(Payment.__table__.c[name] for name in _PAYMENT_FIELDS),
         *(Order.__table__.c[name].label(f"order_{name}") for name in _ORDER_FIELDS),
@@ -81,7 +82,7 @@ _BY_REF = (
 
 def payment_facts(ref: str) -> PaymentFacts | None:
     """The payment with this ref, its order and its plan's name; None when there is none."""
-    row = read_one(_BY_REF, {"ref": ref})
+    row = read_one(BY_REF, {"ref": ref})
     if row is None:
         return None
     values = row._mapping
