@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from checkout.extensions import db
-from checkout.models import Order, Payment, Product
+from checkout.models import Payment
 from checkout.payments.service import Source, refresh
 from tests.conftest import Sandbox
 from tests.reconciliation import open_payments, pay_ref, payment
@@ -40,35 +40,12 @@ def test_an_order_past_21_coins_opens_and_completes_to_the_unit(
     assert len(fulfilments) == 1
 
 
-def test_fiat_amounts_past_32_bits_are_stored_exactly(app: Flask) -> None:
+def test_fiat_amounts_past_32_bits_are_stored_exactly(app: Flask, make_payment) -> None:
     with app.app_context():
-        product = Product(
-            slug="large-plan",
-            name="Large plan",
-            region="Testland",
-            data_mb=1,
-            validity_days=1,
-            price=PAST_32_BITS,
-            currency="KRW",
+        made = make_payment(
+            gateway="mpgs", amount=PAST_32_BITS, currency="KRW", refunded_amount=PAST_32_BITS
         )
-        db.session.add(product)
-        db.session.flush()
-        order = Order(
-            product_id=product.id, email="a@example.com", amount=PAST_32_BITS, currency="KRW"
-        )
-        db.session.add(order)
-        db.session.flush()
-        db.session.add(
-            Payment(
-                order_id=order.id,
-                gateway="mpgs",
-                amount=PAST_32_BITS,
-                currency="KRW",
-                refunded_amount=PAST_32_BITS,
-            )
-        )
-        db.session.commit()
         db.session.expire_all()
-        stored = db.session.scalars(db.select(Payment)).one()
+        stored = db.session.get(Payment, made.id)
         assert (stored.amount, stored.refunded_amount) == (PAST_32_BITS, PAST_32_BITS)
         assert stored.order.amount == stored.order.product.price == PAST_32_BITS
