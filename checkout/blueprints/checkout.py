@@ -176,9 +176,29 @@ def _checkout(product: Product, order: Order | None) -> Response | str | tuple[s
     if not form.validate():
         return _render(product, order, form, options, status=400)
 
+    # What this POST continues, decided on reads only and before the breaker: this very form's
+    # payment (a double click, Back to a cached page), or the open hosted page of the pending
+    # attempt (Back and a fresh page). Neither creates anything at the gateway, so neither may
+    # hold the breaker's half-open probe.
+    token = form.attempt.data
+    started = _payment_of(token)
+    if order is None:
+        email = form.email.data
+        known = _order_of(token, started) or _resumable_order(product, email)
+    else:
+        known = order
+    resumed = None
+    if known is not None:
+        if known.product_id != product.id or (started and started.order_id != known.id):
+            # An attempt token belongs to one checkout page; replaying another's is refused.
+            log.warning("checkout attempt token reused across orders (order %s)", known.ref)
+            form.attempt.data = _new_attempt()
+            return _render(product, None, form, options, error=_STALE_FORM, status=400)
+        resumed = _resumable_payment(known, form.gateway.data, token)
+
     # a gateway the breaker took off the selector is refused here too, before anything is
-    # created; half-open, this claims the one probe
-    option = offer.claim(form.gateway.data, form.attempt.data)
+    # created; half-open, a checkout that will create claims the one probe
+    option = offer.claim(form.gateway.data, token, creates=started is None and resumed is None)
     if option is None or not option.enabled:
         log.warning(
             "checkout refused gateway %r: %s",
@@ -192,21 +212,8 @@ def _checkout(product: Product, order: Order | None) -> Response | str | tuple[s
         ]
         return _render(product, order, form, options, status=400)
 
-    token = form.attempt.data
-    if order is None:
-        email = form.email.data
-        order = (
-            _order_of(token)
-            or _resumable_order(product, email)
-            or _new_order(product, email, token)
-        )
-    if order.product_id != product.id or _token_taken_elsewhere(token, order):
-        # An attempt token belongs to one checkout page; replaying another's is refused.
-        log.warning("checkout attempt token reused across orders (order %s)", order.ref)
-        form.attempt.data = _new_attempt()
-        return _render(product, None, form, options, error=_STALE_FORM, status=400)
+    order = known or _new_order(product, email, token)
     remember(order.ref)
-    resumed = _resumable_payment(order, option.name, token)
     if resumed is not None:
         log.info("payment %s: the same checkout attempt continues on its hosted page", resumed.ref)
         return _hand_off(resumed)
@@ -232,13 +239,15 @@ def _new_attempt() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _order_of(token: str) -> Order | None:
+def _payment_of(token: str) -> Payment | None:
+    """The payment this attempt token already started, if any."""
+    return db.session.scalar(db.select(Payment).filter_by(attempt_token=token))
+
+
+def _order_of(token: str, started: Payment | None) -> Order | None:
     """The order this attempt token already opened, if any (a double click, a resubmit)."""
     order = db.session.scalar(db.select(Order).filter_by(checkout_token=token))
-    if order is not None:
-        return order
-    payment = db.session.scalar(db.select(Payment).filter_by(attempt_token=token))
-    return payment.order if payment is not None else None
+    return order or (started.order if started is not None else None)
 
 
 def _resumable_order(product: Product, email: str) -> Order | None:
@@ -273,11 +282,6 @@ def _resumable_payment(order: Order, gateway: str, token: str) -> Payment | None
         return None
     came_back = any(event.source == Source.RETURN for event in payment.events)
     return None if came_back else payment
-
-
-def _token_taken_elsewhere(token: str, order: Order) -> bool:
-    existing = db.session.scalar(db.select(Payment.order_id).filter_by(attempt_token=token))
-    return existing is not None and existing != order.id
 
 
 def _new_order(product: Product, email: str, token: str) -> Order:

@@ -180,20 +180,27 @@ class Offer:
         self._now = utcnow()
         self.options = [self._apply(option) for option in options]
 
-    def claim(self, name: str, attempt_token: str) -> GatewayOption | None:
-        """The option a checkout POST for `name` may use: enabled only if it may create now.
+    def claim(self, name: str, attempt_token: str, creates: bool = True) -> GatewayOption | None:
+        """The option a checkout POST for `name` may use: enabled only if it may go on now.
 
-        Half-open, the attempt must claim the probe first (the probe's own double click claims
-        it again); when another attempt holds it, the option comes back disabled, and is shown
-        so if the page is rendered again.
+        Half-open, an attempt that `creates` must claim the probe first (the probe's own double
+        click claims it again). One that only continues a payment already started creates
+        nothing, learns nothing of the gateway's health, and so goes on without taking the
+        probe, while it is free or its own. When another attempt holds the probe, the option
+        comes back disabled, and is shown so if the page is rendered again.
         """
         option = self._configured.get(name)
         if option is None or not option.enabled:
             return option
-        state = shown(self._rows.get(name), self._now)
+        row = self._rows.get(name)
+        state = shown(row, self._now)
         if state in (Shown.CLOSED, Shown.FORCED_ON):
             return option
-        if state == Shown.HALF_OPEN and _claim_probe(name, attempt_token, self._now):
+        if state == Shown.HALF_OPEN and not creates:
+            assert row is not None
+            if _probe_free(row, self._now) or row.probe_token == attempt_token:
+                return option
+        if state == Shown.HALF_OPEN and creates and _claim_probe(name, attempt_token, self._now):
             log.info("gateway %s: half-open, this attempt is the one probe", name)
             return option
         index = [o.name for o in self.options].index(name)

@@ -155,6 +155,33 @@ def test_while_the_probe_runs_a_second_shopper_is_refused(
     assert rows() == before
 
 
+@pytest.mark.parametrize("back_to", ["a fresh page", "the cached page"])
+def test_back_to_an_open_hosted_page_while_half_open_leaves_the_probe_to_a_new_checkout(
+    app: Flask, client: FlaskClient, sandbox: Sandbox, plan: str, clock: Clock, back_to: str
+) -> None:
+    """Continuing a payment already started creates nothing at the gateway, so it learns nothing
+    of its health: it must not hold the one probe (for its 60 s lease) while other shoppers see
+    the gateway taken. Back either reloads the page (a new attempt token; the pending attempt's
+    hosted page is resumed) or shows the cached one (the same form, posted again)."""
+    shopper = app.test_client()
+    first = form_of(page(shopper, plan)).fill("email", EMAIL).choose("gateway", GATEWAY)
+    hosted = first.submit(shopper)
+    assert hosted.status_code == 303
+    take_down(sandbox, client, plan)
+    clock.advance(COOLDOWN)
+    before = rows()
+
+    if back_to == "a fresh page":
+        again = form_of(page(shopper, plan)).fill("email", EMAIL).choose("gateway", GATEWAY)
+    else:
+        again = first
+    resumed = again.submit(shopper)
+    assert resumed.status_code == 303 and resumed.location == hosted.location
+    assert rows() == before
+    assert not radio(page(client, plan)).has("disabled")
+    assert breaker.offer(gateway_options(app.config)).claim(GATEWAY, "a new checkout").enabled
+
+
 def test_forced_off_shows_staffs_reason_and_forced_on_offers_an_open_gateway(
     client: FlaskClient, sandbox: Sandbox, plan: str, clock: Clock
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from checkout.models import StaffRole
 from checkout.payments import breaker
@@ -67,6 +67,55 @@ def test_failing_stripe_leaves_the_selector_and_comes_back_after_recovery(
     page.goto(site + PLAN)
     expect(page.locator("#gateway-stripe")).to_be_enabled()
     expect(page.locator("#gateway-stripe-reason")).to_have_count(0)
+
+
+def _pay_with_stripe(page: Page) -> None:
+    page.fill("#email", EMAIL)
+    page.locator("label[for=gateway-stripe]").click()
+    page.get_by_role("button", name="Pay now").click()
+
+
+def test_back_to_stripe_while_it_recovers_leaves_the_probe_to_the_next_shopper(
+    app: Flask, page: Page, browser: Browser, site: str, sandbox: Sandbox
+) -> None:
+    """A shopper on Stripe's page goes Back while Stripe is down for everyone else, and pays
+    again once the cool-down is over: the same hosted page, and Stripe stays offered to the
+    next shopper, whose checkout is the probe that closes the breaker."""
+    page.goto(site + PLAN)
+    _pay_with_stripe(page)
+    page.wait_for_url(re.compile(re.escape(sandbox.url) + r"/c/pay/cs_test_"))
+    hosted = page.url
+
+    other = browser.new_context()
+    try:
+        next_shopper = other.new_page()
+        sandbox.knobs("stripe", error_rate=1.0)
+        next_shopper.goto(site + PLAN)
+        failure = next_shopper.get_by_test_id("checkout-error")
+        _pay_with_stripe(next_shopper)
+        expect(failure).to_contain_text("not answering right now")
+        next_shopper.get_by_role("button", name="Pay now").click()  # the error page's own form
+        expect(failure).to_contain_text("not answering right now")
+        expect(next_shopper.locator("#gateway-stripe")).to_be_disabled()
+        next_shopper.goto(site + PLAN)
+        sandbox.knobs("stripe", error_rate=0.0)
+        wait_for(lambda: _offered_on_reload(next_shopper), timeout=15)
+
+        page.go_back()
+        expect(page.get_by_role("heading", name="Checkout")).to_be_visible()
+        _pay_with_stripe(page)
+        page.wait_for_url(re.compile(re.escape(sandbox.url) + r"/c/pay/cs_test_"))
+        assert page.url == hosted  # the same hosted checkout, still open
+
+        next_shopper.reload()
+        expect(next_shopper.locator("#gateway-stripe")).to_be_enabled()
+        _pay_with_stripe(next_shopper)
+        next_shopper.wait_for_url(re.compile(re.escape(sandbox.url) + r"/c/pay/cs_test_"))
+        assert next_shopper.url != hosted
+        with app.app_context():
+            assert breaker.snapshot()["stripe"] == Shown.CLOSED
+    finally:
+        other.close()
 
 
 def test_an_admin_forces_stripe_off_and_the_shopper_reads_why(

@@ -206,6 +206,20 @@ def test_after_the_cooldown_exactly_one_probe_goes_through(app: Flask, clock) ->
     assert selector(app).claim(GATEWAY, "probe").enabled  # a double click of the probe
 
 
+def test_continuing_a_started_payment_never_takes_the_probe(app: Flask, clock) -> None:
+    """An attempt that creates nothing goes on half-open without claiming: while the probe is
+    free, or when the probe is its own (the probe's double click); not past another's probe,
+    and never while the breaker is open."""
+    opened(clock)
+    assert not selector(app).claim(GATEWAY, "started", creates=False).enabled
+    clock.advance(COOLDOWN)
+    assert selector(app).claim(GATEWAY, "started", creates=False).enabled
+    assert option(selector(app)).enabled  # the probe is still free
+    assert selector(app).claim(GATEWAY, "probe").enabled
+    assert selector(app).claim(GATEWAY, "probe", creates=False).enabled
+    assert not selector(app).claim(GATEWAY, "started", creates=False).enabled
+
+
 def test_a_probe_whose_worker_died_is_given_up_after_its_lease(app: Flask, clock) -> None:
     opened(clock)
     clock.advance(COOLDOWN)
