@@ -189,7 +189,8 @@ def _checkout(product: Product, order: Order | None) -> Response | str | tuple[s
         known = order
     resumed = None
     if known is not None:
-        if known.product_id != product.id or (started and started.order_id != known.id):
+        taken = started is not None and started.order_id != known.id
+        if known.product_id != product.id or taken:
             # An attempt token belongs to one checkout page; replaying another's is refused.
             log.warning("checkout attempt token reused across orders (order %s)", known.ref)
             form.attempt.data = _new_attempt()
