@@ -1,6 +1,10 @@
 """Shared fixtures: the app on a throwaway SQLite file, the sandbox on a real port, the site on a
 real port (for IPNs and webhooks to reach it), and factories for orders and payments.
 
+With TOLLGATE_TESTS_ON_POSTGRES=1 (`make test-on-postgres`) every `app` is on the throwaway
+PostgreSQL instead (tests/postgres/conftest.py): SQLite's 64-bit INTEGER and loose VARCHAR once
+hid a PostgreSQL-only money bug from the whole suite.
+
 Gateway clients are driven over real HTTP against the sandbox: the app fixture points them at
 it exactly as `make run` does, through TOLLGATE_SANDBOX_URL.
 """
@@ -8,6 +12,7 @@ it exactly as `make run` does, through TOLLGATE_SANDBOX_URL.
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +33,7 @@ from checkout.sandbox.env import SandboxEnv, SandboxOptions
 from checkout.sandbox.server import ThreadedServer
 
 _TESTS = Path(__file__).parent
+ON_POSTGRES = os.environ.get("TOLLGATE_TESTS_ON_POSTGRES") == "1"
 # Marks by folder, so `-m "not browser and not postgres"` runs the fast subset. (A `pytestmark`
 # in a conftest.py marks nothing: pytest reads it only from test modules.)
 _MARKS_BY_FOLDER = {
@@ -104,12 +110,17 @@ def app_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(sandbox: Sandbox, tmp_path, app_overrides: dict[str, Any]) -> Iterator[Flask]:
-    application = make_test_app(
-        sandbox.url, f"sqlite:///{tmp_path / 'tollgate.sqlite3'}", **app_overrides
-    )
-    with application.app_context():
-        db.create_all()
+def app(
+    request: pytest.FixtureRequest, sandbox: Sandbox, tmp_path, app_overrides: dict[str, Any]
+) -> Iterator[Flask]:
+    if ON_POSTGRES:
+        application = make_pg_app(sandbox, request.getfixturevalue("pg_url"), **app_overrides)
+    else:
+        application = make_test_app(
+            sandbox.url, f"sqlite:///{tmp_path / 'tollgate.sqlite3'}", **app_overrides
+        )
+        with application.app_context():
+            db.create_all()
     yield application
     with application.app_context():
         db.session.remove()
@@ -247,3 +258,8 @@ def fulfilments(app: Flask, _sandbox_server: ThreadedServer) -> Deliveries:
 
 def sandbox_get(sandbox: Sandbox, path: str) -> requests.Response:
     return requests.get(sandbox.url + path, timeout=5)
+
+
+# The throwaway PostgreSQL's fixtures, for `app` under ON_POSTGRES (tests/postgres always uses
+# them). Imported last, as that module imports this one's helpers.
+from tests.postgres.conftest import make_pg_app, pg_server, pg_template, pg_url  # noqa: E402, F401
