@@ -36,7 +36,14 @@ def init_limiter(app: Flask) -> None:
     only decorated limits, so the hook found nothing to count on every request and cost about
     a tenth of a millisecond doing it (docs/benchmarks.md, "Web"). Configure any of
     _WHOLE_APP_LIMITS and the hook stays.
+
+    The limiter is one object for every app a process builds (the tests build hundreds), and
+    Flask-Limiter keeps the whole-app limits it read from an earlier app's config when the next
+    has none; so they are cleared first, and each app gets exactly its own.
     """
+    limiter.limit_manager.set_default_limits([])
+    limiter.limit_manager.set_application_limits([])
+    limiter._meta_limits = []
     limiter.init_app(app)
     if any(app.config.get(name) for name in _WHOLE_APP_LIMITS):
         return
