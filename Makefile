@@ -33,10 +33,10 @@ test: venv system-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-# The request, payment, gateway and fulfilment tests with every app on the throwaway PostgreSQL
-# instead of SQLite (about 7 minutes more than `make test` allows, so not part of it).
+# The whole suite with every app on the throwaway PostgreSQL instead of SQLite (slower than
+# `make test` may be, so not part of it).
 test-on-postgres: venv system-deps
-	TOLLGATE_TESTS_ON_POSTGRES=1 $(PY) -m pytest tests/blueprints tests/payments tests/gateways tests/fulfilment
+	TOLLGATE_TESTS_ON_POSTGRES=1 $(PY) -m pytest
 
 # The fuzz tests of `make test` (tests/fuzz) with many more examples, not derandomized.
 fuzz: venv system-deps
