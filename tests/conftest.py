@@ -2,8 +2,8 @@
 real port (for IPNs and webhooks to reach it), and factories for orders and payments.
 
 With TOLLGATE_TESTS_ON_POSTGRES=1 (`make test-on-postgres`) every `app` is on the throwaway
-PostgreSQL instead (tests/postgres/conftest.py): SQLite's 64-bit INTEGER and loose VARCHAR once
-hid a PostgreSQL-only money bug from the whole suite.
+PostgreSQL instead (tests/postgres/conftest.py): SQLite's 64-bit INTEGER once hid a
+PostgreSQL-only money bug from the whole suite.
 
 Gateway clients are driven over real HTTP against the sandbox: the app fixture points them at
 it exactly as `make run` does, through TOLLGATE_SANDBOX_URL.
